@@ -1,0 +1,1 @@
+//! Release automation: image bumps, promotions and rendered diffs of the Kustomize overlays.
