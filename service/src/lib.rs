@@ -1,0 +1,13 @@
+//! The greeter service: a greeting, a visit counter in Redis, a protected endpoint, health,
+//! readiness, metrics and traces. `main.rs` only wires these together.
+
+pub mod auth;
+pub mod build_info;
+pub mod configuration;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod shutdown;
+pub mod startup;
+pub mod telemetry;
+pub mod visit_store;

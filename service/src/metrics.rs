@@ -1,0 +1,167 @@
+//! The Prometheus registry and the service's own metrics (names documented in docs/metrics.md).
+
+use deadpool_redis::Pool;
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
+
+use crate::build_info::BuildInfo;
+
+/// Buckets resolving the 250 ms latency SLO (also used for the HTTP histogram).
+pub const HTTP_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Visit store operations are sub-millisecond when healthy; the top buckets catch timeouts.
+const STORE_BUCKETS: &[f64] = &[
+    0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub store_operations: IntCounterVec,
+    pub store_errors: IntCounterVec,
+    pub store_duration: HistogramVec,
+    pub store_up: IntGaugeVec,
+    pub auth_attempts: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new(build: &BuildInfo) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "greeter_build_info",
+                "Version and git revision of the running binary; always 1",
+            ),
+            &["version", "revision"],
+        )?;
+        build_info
+            .with_label_values(&[build.version, build.revision])
+            .set(1);
+        let metrics = Self {
+            store_operations: IntCounterVec::new(
+                Opts::new(
+                    "greeter_visit_store_operations_total",
+                    "Visit store operations attempted",
+                ),
+                &["operation", "backend"],
+            )?,
+            store_errors: IntCounterVec::new(
+                Opts::new(
+                    "greeter_visit_store_errors_total",
+                    "Visit store operations that failed",
+                ),
+                &["operation", "backend", "kind"],
+            )?,
+            store_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "greeter_visit_store_operation_duration_seconds",
+                    "Time per visit store operation, pool checkout included",
+                )
+                .buckets(STORE_BUCKETS.to_vec()),
+                &["operation", "backend"],
+            )?,
+            store_up: IntGaugeVec::new(
+                Opts::new(
+                    "greeter_visit_store_up",
+                    "1 when the last visit store operation succeeded",
+                ),
+                &["backend"],
+            )?,
+            auth_attempts: IntCounterVec::new(
+                Opts::new(
+                    "greeter_auth_attempts_total",
+                    "Authentication decisions on /secret",
+                ),
+                &["scheme", "outcome"],
+            )?,
+            registry,
+        };
+        metrics.registry.register(Box::new(build_info))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.store_operations.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.store_errors.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.store_duration.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.store_up.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.auth_attempts.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Exposes the Redis pool's state, read at scrape time.
+    pub fn register_pool(&self, pool: Pool) -> Result<(), prometheus::Error> {
+        self.registry.register(Box::new(PoolCollector::new(pool)?))
+    }
+}
+
+struct PoolCollector {
+    pool: Pool,
+    max_size: IntGauge,
+    size: IntGauge,
+    available: IntGauge,
+    waiting: IntGauge,
+    descs: Vec<Desc>,
+}
+
+impl PoolCollector {
+    fn new(pool: Pool) -> Result<Self, prometheus::Error> {
+        let gauge = |name: &str, help: &str| IntGauge::new(name, help);
+        let max_size = gauge(
+            "greeter_visit_store_pool_max_size",
+            "Maximum pooled Redis connections",
+        )?;
+        let size = gauge(
+            "greeter_visit_store_pool_size",
+            "Open Redis connections, idle and checked out",
+        )?;
+        let available = gauge(
+            "greeter_visit_store_pool_available",
+            "Idle Redis connections in the pool",
+        )?;
+        let waiting = gauge(
+            "greeter_visit_store_pool_waiting",
+            "Tasks waiting for a Redis connection",
+        )?;
+        let descs = [&max_size, &size, &available, &waiting]
+            .iter()
+            .flat_map(|g| g.desc().into_iter().cloned())
+            .collect();
+        Ok(Self {
+            pool,
+            max_size,
+            size,
+            available,
+            waiting,
+            descs,
+        })
+    }
+}
+
+impl Collector for PoolCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let status = self.pool.status();
+        self.max_size.set(status.max_size as i64);
+        self.size.set(status.size as i64);
+        self.available.set(status.available as i64);
+        self.waiting.set(status.waiting as i64);
+        [&self.max_size, &self.size, &self.available, &self.waiting]
+            .iter()
+            .flat_map(|g| g.collect())
+            .collect()
+    }
+}

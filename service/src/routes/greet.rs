@@ -1,0 +1,14 @@
+use actix_web::{web, HttpResponse};
+use chrono::{SecondsFormat, Utc};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// `GET /`: the configured greeting and the time in the configured offset.
+pub async fn greet(state: web::Data<AppState>) -> HttpResponse {
+    let now = Utc::now().with_timezone(&state.timezone);
+    HttpResponse::Ok().json(json!({
+        "message": state.greeting,
+        "time": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+    }))
+}

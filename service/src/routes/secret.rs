@@ -1,0 +1,34 @@
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{web, HttpRequest, HttpResponse};
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// `GET /secret`: the secret message, for an API key or a valid Bearer JWT only.
+pub async fn secret(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (scheme, decision) = state.authenticator.authenticate(req.headers());
+    let outcome = if decision.is_ok() {
+        "accepted"
+    } else {
+        "rejected"
+    };
+    state
+        .metrics
+        .auth_attempts
+        .with_label_values(&[scheme.label(), outcome])
+        .inc();
+    decision?;
+    // Configuration guarantees a message whenever authentication is configured.
+    let message = state
+        .secret_message
+        .as_ref()
+        .ok_or(ApiError::AuthNotConfigured)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(json!({ "message": message.expose_secret() })))
+}

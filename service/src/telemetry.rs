@@ -1,0 +1,213 @@
+//! Logs (JSON or pretty, every line with `trace_id`/`span_id`) and OpenTelemetry traces.
+//!
+//! Trace ids exist even without an exporter, so logs correlate within a request everywhere;
+//! spans leave the process only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Export runs on the
+//! batch processor's own thread with a bounded queue: a slow or dead collector drops spans, it
+//! never delays a request.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
+use opentelemetry_sdk::Resource;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
+
+use crate::build_info::BUILD;
+use crate::configuration::{LogFormat, TelemetrySettings};
+
+/// Keeps the tracer provider alive; `shutdown` flushes what is queued.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("OTLP exporter: {0}")]
+    Exporter(String),
+    #[error("a global subscriber is already installed")]
+    AlreadyInstalled,
+}
+
+impl Telemetry {
+    /// Flushes queued spans, waiting at most `timeout` (a dead collector must not hold up exit).
+    pub fn shutdown(self, timeout: Duration) {
+        if let Err(e) = self.provider.shutdown_with_timeout(timeout) {
+            tracing::warn!(error = %e, "trace flush incomplete");
+        }
+    }
+}
+
+/// Installs the global subscriber. Call outside any async runtime: the OTLP exporter's blocking
+/// HTTP client must not be created or dropped inside one.
+pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let resource = Resource::builder()
+        .with_service_name(settings.service_name.clone())
+        .with_attribute(KeyValue::new("service.version", BUILD.version))
+        .build();
+    let mut provider = SdkTracerProvider::builder().with_resource(resource);
+    if let Some(endpoint) = &settings.otlp_endpoint {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(format!("{endpoint}/v1/traces"))
+            .with_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        let batch = BatchConfigBuilder::default()
+            .with_max_queue_size(settings.max_queue_size)
+            .build();
+        provider = provider.with_span_processor(
+            BatchSpanProcessor::builder(exporter)
+                .with_batch_config(batch)
+                .build(),
+        );
+    }
+    let provider = provider.build();
+    let tracer = provider.tracer("greeter");
+
+    // Only the request spans and the service's own spans become traces: never the exporter's
+    // HTTP client, whose spans would feed back into the exporter.
+    let traced = Targets::new()
+        .with_target("tracing_actix_web", Level::INFO)
+        .with_target("greeter", Level::INFO);
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(traced);
+    let logs = LogLayer::new(settings.log_format).with_filter(EnvFilter::new(&settings.log_filter));
+    tracing_subscriber::registry()
+        .with(otel)
+        .with(logs)
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    Ok(Telemetry { provider })
+}
+
+/// Writes one line per event to stdout, with the trace and span ids of the current span.
+struct LogLayer {
+    format: LogFormat,
+    dispatch: OnceLock<tracing::dispatcher::WeakDispatch>,
+}
+
+impl LogLayer {
+    fn new(format: LogFormat) -> Self {
+        Self {
+            format,
+            dispatch: OnceLock::new(),
+        }
+    }
+}
+
+impl<S> Layer<S> for LogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.dispatch.set(dispatch.downgrade());
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fields = FieldMap::default();
+        event.record(&mut fields);
+        let span = ctx.event_span(event);
+        let ids = span.as_ref().and_then(|span| {
+            let dispatch = self.dispatch.get()?.upgrade()?;
+            let cx = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch)?;
+            let span_context = cx.span().span_context().clone();
+            span_context.is_valid().then(|| {
+                (
+                    span_context.trace_id().to_string(),
+                    span_context.span_id().to_string(),
+                )
+            })
+        });
+        let meta = event.metadata();
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let mut line = match self.format {
+            LogFormat::Json => {
+                let mut object = Map::new();
+                object.insert("timestamp".into(), timestamp.into());
+                object.insert("level".into(), meta.level().as_str().into());
+                object.insert("target".into(), meta.target().into());
+                object.insert("message".into(), fields.message.into());
+                if let Some(span) = &span {
+                    object.insert("span".into(), span.name().into());
+                }
+                if let Some((trace_id, span_id)) = ids {
+                    object.insert("trace_id".into(), trace_id.into());
+                    object.insert("span_id".into(), span_id.into());
+                }
+                object.extend(fields.fields);
+                Value::Object(object).to_string()
+            }
+            LogFormat::Pretty => {
+                let mut text = format!(
+                    "{timestamp} {:>5} {}: {}",
+                    meta.level(),
+                    meta.target(),
+                    fields.message
+                );
+                for (key, value) in &fields.fields {
+                    let _ = write!(text, " {key}={value}");
+                }
+                if let Some((trace_id, span_id)) = ids {
+                    let _ = write!(text, " trace_id={trace_id} span_id={span_id}");
+                }
+                text
+            }
+        };
+        line.push('\n');
+        // One write per line keeps lines whole when workers log at once.
+        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    }
+}
+
+#[derive(Default)]
+struct FieldMap {
+    message: String,
+    fields: Map<String, Value>,
+}
+
+impl Visit for FieldMap {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.fields.insert(field.name().into(), value.into());
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        if field.name() == "message" {
+            self.message = text;
+        } else {
+            self.fields.insert(field.name().into(), text.into());
+        }
+    }
+}
