@@ -1,6 +1,9 @@
 //! Shared loading for the policy tests: render a kustomization exactly as Argo CD does
 //! (`kubectl kustomize`, no plugins, no helm) and parse the output into JSON values.
 
+pub mod deploy;
+pub mod objects;
+
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,9 @@ pub fn render(dir: &Path) -> Vec<Value> {
         .arg("kustomize")
         .arg(dir)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run kubectl (install kubectl with built-in kustomize v5): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run kubectl (install kubectl with built-in kustomize v5): {e}")
+        });
     assert!(
         output.status.success(),
         "kubectl kustomize {} failed:\n{}",

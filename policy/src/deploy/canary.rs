@@ -1,0 +1,240 @@
+//! The canary: Rollout strategy, the Prometheus analysis gating it, the metrics it reads, and
+//! the schedule growing more cautious from dev to prod.
+
+use super::{Env, ANALYSIS_TEMPLATE, ROLLOUT};
+use crate::objects::{find, id, of_kind};
+use serde_json::Value;
+
+/// The greeter Rollout is a traffic-routed canary (nginx) with background analysis on the
+/// canary's pod template hash, dynamic stable scaling, an abort scale-down delay and a rollback
+/// window.
+pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
+    let Some(r) = find(objs, "Rollout", ROLLOUT) else {
+        return vec![format!("Rollout/{ROLLOUT} is not rendered")];
+    };
+    let canary = &r["spec"]["strategy"]["canary"];
+    let mut v = Vec::new();
+    let mut require = |ok: bool, what: &str| {
+        if !ok {
+            v.push(format!("Rollout/{ROLLOUT}: {what}"));
+        }
+    };
+    require(canary.is_object(), "strategy must be canary");
+    require(
+        canary
+            .pointer("/trafficRouting/nginx/stableIngress")
+            .is_some_and(Value::is_string),
+        "needs trafficRouting.nginx.stableIngress",
+    );
+    require(
+        canary["dynamicStableScale"] == true,
+        "needs dynamicStableScale: true",
+    );
+    require(
+        canary["abortScaleDownDelaySeconds"]
+            .as_i64()
+            .is_some_and(|s| s > 0),
+        "needs abortScaleDownDelaySeconds > 0",
+    );
+    require(
+        r["spec"]["rollbackWindow"]["revisions"]
+            .as_i64()
+            .is_some_and(|n| n > 0),
+        "needs rollbackWindow.revisions > 0",
+    );
+    let analysis = &canary["analysis"];
+    let templates = analysis["templates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    require(
+        templates
+            .iter()
+            .any(|t| t["templateName"] == ANALYSIS_TEMPLATE),
+        "background analysis must use greeter-canary-analysis",
+    );
+    let arg = |n: &str| {
+        analysis["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["name"] == n)
+            .cloned()
+            .unwrap_or_default()
+    };
+    require(
+        arg("canary-hash").pointer("/valueFrom/podTemplateHashValue") == Some(&"Latest".into()),
+        "arg canary-hash must come from podTemplateHashValue: Latest",
+    );
+    require(!arg("namespace").is_null(), "must pass arg namespace");
+    let steps = canary["steps"].as_array().cloned().unwrap_or_default();
+    require(
+        steps.iter().any(|s| s["setWeight"].is_number()),
+        "needs setWeight steps",
+    );
+    require(
+        steps.iter().any(|s| s["pause"].is_object()),
+        "needs pause steps (time for the analysis to measure)",
+    );
+    v
+}
+
+/// greeter-canary-analysis: Prometheus queries scoped to the canary's pods and namespace, one on
+/// the success rate and one on p95 latency; every metric has an initial delay and a failure
+/// limit, and both conditions require a real number so that no data / too little traffic is
+/// Inconclusive, never a pass and never an evaluation error (argo-rollouts#1466).
+pub fn canary_analysis(objs: &[Value]) -> Vec<String> {
+    let Some(t) = find(objs, "AnalysisTemplate", ANALYSIS_TEMPLATE) else {
+        return vec![format!(
+            "AnalysisTemplate/{ANALYSIS_TEMPLATE} is not rendered"
+        )];
+    };
+    let mut v = Vec::new();
+    let metrics = t["spec"]["metrics"].as_array().cloned().unwrap_or_default();
+    let queries: Vec<&str> = metrics
+        .iter()
+        .filter_map(|m| {
+            m.pointer("/provider/prometheus/query")
+                .and_then(Value::as_str)
+        })
+        .collect();
+    if !queries
+        .iter()
+        .any(|q| q.contains("greeter_http_requests_total") && q.contains("status!~\"5..\""))
+    {
+        v.push(format!(
+            "{}: needs a success-rate query (non-5xx over all requests)",
+            id(t)
+        ));
+    }
+    if !queries.iter().any(|q| {
+        q.contains("histogram_quantile(0.95")
+            && q.contains("greeter_http_requests_duration_seconds_bucket")
+    }) {
+        v.push(format!("{}: needs a p95 latency query", id(t)));
+    }
+    for m in &metrics {
+        let mid = format!("{} metric {}", id(t), m["name"].as_str().unwrap_or("?"));
+        let Some(query) = m
+            .pointer("/provider/prometheus/query")
+            .and_then(Value::as_str)
+        else {
+            v.push(format!("{mid}: must use the Prometheus provider"));
+            continue;
+        };
+        for scope in [
+            "rollouts_pod_template_hash=\"{{args.canary-hash}}\"",
+            "namespace=\"{{args.namespace}}\"",
+        ] {
+            // Every selector in the query must be scoped, or stable pods leak into the verdict.
+            if selector_count(query) != query.matches(scope).count() {
+                v.push(format!("{mid}: every series selector must carry {scope}"));
+            }
+        }
+        for condition in ["successCondition", "failureCondition"] {
+            let c = m[condition].as_str().unwrap_or("");
+            if !(c.contains("len(result) > 0") && c.contains("!isNaN(result[0])")) {
+                v.push(format!("{mid}: {condition} must hold only for a real value (len(result) > 0 && !isNaN(result[0]) && ...)"));
+            }
+        }
+        for field in [
+            "initialDelay",
+            "interval",
+            "failureLimit",
+            "inconclusiveLimit",
+        ] {
+            if m[field].is_null() {
+                v.push(format!("{mid}: {field} must be set"));
+            }
+        }
+    }
+    v
+}
+
+/// Series selectors (`metric{...}`) in a PromQL query: single braces, not `{{args.x}}` templating.
+fn selector_count(query: &str) -> usize {
+    let chars: Vec<char> = query.chars().collect();
+    (0..chars.len())
+        .filter(|&i| {
+            chars[i] == '{' && chars.get(i + 1) != Some(&'{') && (i == 0 || chars[i - 1] != '{')
+        })
+        .count()
+}
+
+/// The ServiceMonitor scrapes port `metrics` and keeps rollouts-pod-template-hash as a label
+/// (the analysis selects canary pods with it).
+pub fn monitoring_hooks(objs: &[Value]) -> Vec<String> {
+    let monitors: Vec<&Value> = of_kind(objs, "ServiceMonitor").collect();
+    let ok = monitors.iter().any(|sm| {
+        let ports = sm["spec"]["endpoints"].as_array().into_iter().flatten();
+        let labels = sm["spec"]["podTargetLabels"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        { ports }.any(|e| e["port"] == "metrics") && { labels }
+            .any(|l| l == "rollouts-pod-template-hash")
+    });
+    if ok {
+        Vec::new()
+    } else {
+        vec!["no ServiceMonitor scrapes port metrics with podTargetLabels [rollouts-pod-template-hash]".into()]
+    }
+}
+
+/// How cautious a canary schedule is: (number of weight steps, total paused seconds, first weight).
+/// An indefinite pause counts as infinitely long.
+pub fn caution(objs: &[Value]) -> (usize, u64, i64) {
+    let steps = find(objs, "Rollout", ROLLOUT)
+        .and_then(|r| r["spec"]["strategy"]["canary"]["steps"].as_array().cloned())
+        .unwrap_or_default();
+    let weights: Vec<i64> = steps
+        .iter()
+        .filter_map(|s| s["setWeight"].as_i64())
+        .collect();
+    let paused = steps
+        .iter()
+        .filter(|s| s["pause"].is_object())
+        .map(|s| pause_seconds(&s["pause"]["duration"]))
+        .fold(0u64, u64::saturating_add);
+    (
+        weights.len(),
+        paused,
+        weights.first().copied().unwrap_or(100),
+    )
+}
+
+fn pause_seconds(duration: &Value) -> u64 {
+    match duration {
+        Value::Null => u64::MAX,
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        Value::String(s) => {
+            let (number, unit) =
+                s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+            let n: u64 = number.parse().unwrap_or(0);
+            n * match unit {
+                "h" => 3600,
+                "m" => 60,
+                _ => 1,
+            }
+        }
+        _ => 0,
+    }
+}
+
+/// dev → staging → prod: strictly more weight steps, strictly more paused time, and a first
+/// weight no larger than the previous environment's.
+pub fn steps_grow_cautious(envs: &[(Env, &[Value])]) -> Vec<String> {
+    let mut v = Vec::new();
+    for pair in envs.windows(2) {
+        let ((a, a_objs), (b, b_objs)) = (pair[0], pair[1]);
+        let (ca, cb) = (caution(a_objs), caution(b_objs));
+        if !(cb.0 > ca.0 && cb.1 > ca.1 && cb.2 <= ca.2) {
+            v.push(format!(
+                "canary steps must grow more cautious from {} to {}: (weight steps, paused s, first weight) {ca:?} -> {cb:?}",
+                a.name(),
+                b.name()
+            ));
+        }
+    }
+    v
+}

@@ -1,0 +1,225 @@
+//! Settings and secrets per environment, Redis (in-cluster or managed), and the public Ingress.
+
+use super::integrity::secret_keys;
+use super::{Env, CONFIG_MAP, INGRESS, SECRET, SECRET_KEYS};
+use crate::objects::{containers, find, id, name, of_kind, pod_spec};
+use serde_json::Value;
+
+/// The generated greeter ConfigMap (name with the generator's hash suffix).
+pub fn config_map(objs: &[Value]) -> Option<&Value> {
+    of_kind(objs, "ConfigMap").find(|cm| {
+        name(cm)
+            .strip_prefix(CONFIG_MAP)
+            .is_some_and(|s| s.starts_with('-') && s.len() > 1)
+    })
+}
+
+/// Non-secret settings come from the generated ConfigMap (never a secret key in a ConfigMap);
+/// secrets from the ExternalSecret `greeter` (external-secrets.io/v1) on the environment's
+/// ClusterSecretStore and remote key `greeter/<env>`, declaring every secret key.
+pub fn config_and_secrets(env: Env, objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    match config_map(objs) {
+        None => v.push(format!("no generated ConfigMap {CONFIG_MAP}-<hash>")),
+        Some(cm) => {
+            for key in [
+                "APP_ENV",
+                "GREETING",
+                "TIMEZONE_OFFSET",
+                "REDIS_HOST",
+                "REDIS_PORT",
+                "REDIS_TLS",
+                "LOG_FORMAT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ] {
+                if !cm["data"][key].is_string() {
+                    v.push(format!("{}: missing {key}", id(cm)));
+                }
+            }
+            if cm["data"]["APP_ENV"] != env.name() {
+                v.push(format!("{}: APP_ENV must be {}", id(cm), env.name()));
+            }
+        }
+    }
+    for cm in of_kind(objs, "ConfigMap") {
+        for key in SECRET_KEYS.iter().filter(|k| !cm["data"][**k].is_null()) {
+            v.push(format!(
+                "{}: secret {key} must not be in a ConfigMap",
+                id(cm)
+            ));
+        }
+    }
+    let Some(es) = find(objs, "ExternalSecret", "greeter") else {
+        v.push("ExternalSecret/greeter is not rendered".into());
+        return v;
+    };
+    if es["apiVersion"] != "external-secrets.io/v1" {
+        v.push(format!(
+            "{}: apiVersion must be external-secrets.io/v1",
+            id(es)
+        ));
+    }
+    if es["spec"]["target"]["name"] != SECRET {
+        v.push(format!("{}: target must be Secret {SECRET}", id(es)));
+    }
+    let store = &es["spec"]["secretStoreRef"];
+    if store["kind"] != "ClusterSecretStore" || store["name"] != env.secret_store() {
+        v.push(format!(
+            "{}: {} must read from ClusterSecretStore {}, got {store}",
+            id(es),
+            env.name(),
+            env.secret_store()
+        ));
+    }
+    let remote_keys: Vec<&str> = es["spec"]["dataFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["extract"]["key"].as_str())
+        .chain(
+            es["spec"]["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["remoteRef"]["key"].as_str()),
+        )
+        .collect();
+    let want = format!("greeter/{}", env.name());
+    if remote_keys.is_empty() || remote_keys.iter().any(|k| *k != want) {
+        v.push(format!(
+            "{}: remote keys must all be {want}, got {remote_keys:?}",
+            id(es)
+        ));
+    }
+    let keys = secret_keys(objs, SECRET).unwrap_or_default();
+    for key in SECRET_KEYS.iter().filter(|k| !keys.contains(**k)) {
+        v.push(format!("{}: does not declare key {key}", id(es)));
+    }
+    v
+}
+
+/// dev/staging: in-cluster Redis StatefulSet with a PVC, AOF persistence and the password from
+/// the secret, and greeter pointed at it without TLS. prod: no in-cluster Redis, TLS to managed Redis.
+pub fn redis(env: Env, objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    let setting = |key: &str| {
+        config_map(objs)
+            .and_then(|cm| cm["data"][key].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let statefulset = find(objs, "StatefulSet", "redis");
+    if !env.in_cluster_redis() {
+        if statefulset.is_some() {
+            v.push(format!(
+                "{}: prod uses managed Redis, not an in-cluster StatefulSet",
+                env.name()
+            ));
+        }
+        if setting("REDIS_TLS") != "true"
+            || setting("REDIS_HOST") == "redis"
+            || setting("REDIS_HOST").is_empty()
+        {
+            v.push(format!("{}: greeter must reach managed Redis over TLS (REDIS_TLS=true, managed REDIS_HOST)", env.name()));
+        }
+        return v;
+    }
+    if setting("REDIS_HOST") != "redis" || setting("REDIS_TLS") != "false" {
+        v.push(format!(
+            "{}: greeter must use the in-cluster redis Service without TLS",
+            env.name()
+        ));
+    }
+    let Some(sts) = statefulset else {
+        v.push(format!("{}: StatefulSet/redis is not rendered", env.name()));
+        return v;
+    };
+    if sts["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        v.push(format!(
+            "{}: needs a volumeClaimTemplate (data survives restarts)",
+            id(sts)
+        ));
+    }
+    let spec = pod_spec(sts).cloned().unwrap_or_default();
+    let Some(c) = containers(&spec).find(|c| c["name"] == "redis") else {
+        v.push(format!("{}: no container named redis", id(sts)));
+        return v;
+    };
+    let command: String = ["command", "args"]
+        .iter()
+        .filter_map(|f| c[f].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !command.contains("--appendonly yes") {
+        v.push(format!(
+            "{}: redis must run with --appendonly yes (acknowledged writes survive a restart)",
+            id(sts)
+        ));
+    }
+    if !command.contains("--requirepass") {
+        v.push(format!("{}: redis must require a password", id(sts)));
+    }
+    let password_from_secret = c["env"].as_array().into_iter().flatten().any(|e| {
+        e["name"] == "REDIS_PASSWORD"
+            && e["valueFrom"]["secretKeyRef"]["name"] == SECRET
+            && e["valueFrom"]["secretKeyRef"]["key"] == "REDIS_PASSWORD"
+    });
+    if !password_from_secret {
+        v.push(format!(
+            "{}: REDIS_PASSWORD must come from Secret {SECRET}",
+            id(sts)
+        ));
+    }
+    v
+}
+
+/// The Ingress serves the environment's host over TLS with the environment's cert-manager issuer.
+pub fn ingress(env: Env, objs: &[Value]) -> Vec<String> {
+    let Some(ing) = find(objs, "Ingress", INGRESS) else {
+        return vec![format!("Ingress/{INGRESS} is not rendered")];
+    };
+    let mut v = Vec::new();
+    let issuer = ing.pointer("/metadata/annotations/cert-manager.io~1cluster-issuer");
+    if issuer.and_then(Value::as_str) != Some(env.cluster_issuer()) {
+        v.push(format!(
+            "{}: cert-manager.io/cluster-issuer must be {}",
+            id(ing),
+            env.cluster_issuer()
+        ));
+    }
+    if ing["spec"]["ingressClassName"] != "nginx" {
+        v.push(format!("{}: ingressClassName must be nginx", id(ing)));
+    }
+    let hosts: Vec<&Value> = ing["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| &r["host"])
+        .collect();
+    if hosts != [env.host()] {
+        v.push(format!(
+            "{}: host must be {}, got {hosts:?}",
+            id(ing),
+            env.host()
+        ));
+    }
+    let tls = ing["spec"]["tls"].as_array().into_iter().flatten();
+    if !{ tls }.any(|t| {
+        t["secretName"].is_string()
+            && t["hosts"]
+                .as_array()
+                .is_some_and(|h| h.iter().any(|h| h == env.host()))
+    }) {
+        v.push(format!(
+            "{}: tls must cover {} with a secretName",
+            id(ing),
+            env.host()
+        ));
+    }
+    v
+}

@@ -1,0 +1,361 @@
+//! Referential integrity: every name one object uses to point at another resolves, in the same
+//! rendered tree.
+
+use crate::objects::{
+    containers, find, has_port, id, name, of_kind, pod_labels, selector_matches, workloads,
+    workloads_selected_by,
+};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// Every Service selector matches the pods of a workload, and every targetPort exists on them.
+pub fn service_selectors(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for svc in of_kind(objs, "Service") {
+        let Some(selector) = svc["spec"]["selector"].as_object() else {
+            continue; // a selector-less Service is managed by hand (Endpoints), not by us
+        };
+        let selected = workloads_selected_by(objs, selector);
+        if selected.is_empty() {
+            v.push(format!(
+                "{}: selector {} matches no pods",
+                id(svc),
+                Value::Object(selector.clone())
+            ));
+        }
+        for port in svc["spec"]["ports"].as_array().into_iter().flatten() {
+            let target = if port["targetPort"].is_null() {
+                &port["port"]
+            } else {
+                &port["targetPort"]
+            };
+            for w in selected.iter().filter(|w| !has_port(w, target)) {
+                v.push(format!(
+                    "{}: targetPort {target} does not exist on {}",
+                    id(svc),
+                    id(w)
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// Whether the Service exposes this port (by name or number), as an Ingress backend names it.
+fn service_has_port(svc: &Value, port: &Value) -> bool {
+    svc["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|p| match (&port["name"], &port["number"]) {
+            (Value::String(n), _) => p["name"] == *n,
+            (_, Value::Number(n)) => p["port"] == Value::Number(n.clone()),
+            _ => false,
+        })
+}
+
+/// The Services and ports an Ingress routes to (rules and default backend).
+pub fn ingress_backends(ingress: &Value) -> Vec<(String, Value)> {
+    let rules = ingress["spec"]["rules"].as_array().into_iter().flatten();
+    let paths = rules
+        .flat_map(|r| r["http"]["paths"].as_array().into_iter().flatten())
+        .map(|p| &p["backend"]);
+    paths
+        .chain(std::iter::once(&ingress["spec"]["defaultBackend"]))
+        .filter_map(|b| {
+            b["service"]["name"]
+                .as_str()
+                .map(|n| (n.to_string(), b["service"]["port"].clone()))
+        })
+        .collect()
+}
+
+/// Every Ingress backend names an existing Service and one of its ports.
+pub fn ingress_references(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for ing in of_kind(objs, "Ingress") {
+        for (svc_name, port) in ingress_backends(ing) {
+            match find(objs, "Service", &svc_name) {
+                None => v.push(format!(
+                    "{}: backend Service {svc_name} does not exist",
+                    id(ing)
+                )),
+                Some(svc) if !service_has_port(svc, &port) => v.push(format!(
+                    "{}: backend Service {svc_name} has no port {port}",
+                    id(ing)
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    v
+}
+
+/// Every HPA targets an existing workload; every PDB selects the pods of one.
+pub fn scale_targets(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for hpa in of_kind(objs, "HorizontalPodAutoscaler") {
+        let target = &hpa["spec"]["scaleTargetRef"];
+        let (k, n) = (
+            target["kind"].as_str().unwrap_or(""),
+            target["name"].as_str().unwrap_or(""),
+        );
+        let exists = find(objs, k, n).is_some_and(|o| o["apiVersion"] == target["apiVersion"]);
+        if !exists {
+            v.push(format!(
+                "{}: scaleTargetRef {} {k}/{n} does not exist",
+                id(hpa),
+                target["apiVersion"]
+            ));
+        }
+    }
+    for pdb in of_kind(objs, "PodDisruptionBudget") {
+        let selector = &pdb["spec"]["selector"];
+        if selector.is_null()
+            || !workloads(objs).any(|(w, _)| selector_matches(selector, &pod_labels(w)))
+        {
+            v.push(format!("{}: selector matches no workload's pods", id(pdb)));
+        }
+    }
+    v
+}
+
+/// Each canary Rollout: stable and canary Services exist and differ; the stable Ingress exists and
+/// routes to the stable Service; every analysis template referenced exists and gets exactly the
+/// args it declares without a default.
+pub fn rollout_references(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for r in of_kind(objs, "Rollout") {
+        let canary = &r["spec"]["strategy"]["canary"];
+        if canary.is_null() {
+            continue;
+        }
+        let stable = canary["stableService"].as_str().unwrap_or("");
+        let canary_svc = canary["canaryService"].as_str().unwrap_or("");
+        for svc in [stable, canary_svc] {
+            if find(objs, "Service", svc).is_none() {
+                v.push(format!("{}: Service {svc:?} does not exist", id(r)));
+            }
+        }
+        if stable == canary_svc {
+            v.push(format!(
+                "{}: stableService and canaryService must differ",
+                id(r)
+            ));
+        }
+        if let Some(ing_name) = canary
+            .pointer("/trafficRouting/nginx/stableIngress")
+            .and_then(Value::as_str)
+        {
+            match find(objs, "Ingress", ing_name) {
+                None => v.push(format!(
+                    "{}: stableIngress {ing_name} does not exist",
+                    id(r)
+                )),
+                Some(ing) if !ingress_backends(ing).iter().any(|(s, _)| s == stable) => {
+                    v.push(format!(
+                        "{}: stableIngress {ing_name} does not route to stableService {stable}",
+                        id(r)
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        let step_analyses = canary["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| &s["analysis"]);
+        for analysis in std::iter::once(&canary["analysis"])
+            .chain(step_analyses)
+            .filter(|a| a.is_object())
+        {
+            v.extend(analysis_references(objs, r, analysis));
+        }
+    }
+    v
+}
+
+fn analysis_references(objs: &[Value], rollout: &Value, analysis: &Value) -> Vec<String> {
+    let mut v = Vec::new();
+    let supplied: BTreeSet<&str> = analysis["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    for t in analysis["templates"].as_array().into_iter().flatten() {
+        let template_kind = if t["clusterScope"] == true {
+            "ClusterAnalysisTemplate"
+        } else {
+            "AnalysisTemplate"
+        };
+        let template_name = t["templateName"].as_str().unwrap_or("");
+        let Some(template) = find(objs, template_kind, template_name) else {
+            v.push(format!(
+                "{}: {template_kind} {template_name:?} does not exist",
+                id(rollout)
+            ));
+            continue;
+        };
+        let declared = template["spec"]["args"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for arg in &declared {
+            let arg_name = arg["name"].as_str().unwrap_or("");
+            let has_default = !arg["value"].is_null() || !arg["valueFrom"].is_null();
+            if !has_default && !supplied.contains(arg_name) {
+                v.push(format!(
+                    "{}: {} needs arg {arg_name:?}, which the Rollout does not supply",
+                    id(rollout),
+                    id(template)
+                ));
+            }
+        }
+        for arg_name in &supplied {
+            if !declared.iter().any(|a| a["name"] == *arg_name) {
+                v.push(format!(
+                    "{}: supplies arg {arg_name:?}, which {} does not declare",
+                    id(rollout),
+                    id(template)
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// Every ServiceMonitor selects a Service, and every endpoint port name exists on each one.
+pub fn service_monitor_references(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for sm in of_kind(objs, "ServiceMonitor") {
+        let selector = &sm["spec"]["selector"];
+        let empty = Map::new();
+        let selected: Vec<&Value> = of_kind(objs, "Service")
+            .filter(|s| {
+                selector_matches(
+                    selector,
+                    s.pointer("/metadata/labels")
+                        .and_then(Value::as_object)
+                        .unwrap_or(&empty),
+                )
+            })
+            .collect();
+        if selected.is_empty() {
+            v.push(format!("{}: selector matches no Service", id(sm)));
+        }
+        for ep in sm["spec"]["endpoints"].as_array().into_iter().flatten() {
+            let Some(port) = ep["port"].as_str() else {
+                v.push(format!("{}: endpoints must name their port", id(sm)));
+                continue;
+            };
+            for svc in selected.iter().filter(|s| {
+                !s["spec"]["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == port)
+            }) {
+                v.push(format!(
+                    "{}: port {port:?} does not exist on {}",
+                    id(sm),
+                    id(svc)
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// Keys a Secret will have: a rendered Secret's data, or an ExternalSecret target's keys
+/// (template data, `data[].secretKey`). `None` when no such Secret will exist.
+pub fn secret_keys(objs: &[Value], secret: &str) -> Option<BTreeSet<String>> {
+    if let Some(s) = find(objs, "Secret", secret) {
+        let keys = ["data", "stringData"]
+            .iter()
+            .filter_map(|f| s[f].as_object())
+            .flat_map(|m| m.keys().cloned());
+        return Some(keys.collect());
+    }
+    let es = of_kind(objs, "ExternalSecret").find(|e| {
+        let target = e["spec"]["target"]["name"].as_str().unwrap_or(name(e));
+        target == secret
+    })?;
+    let templated = es
+        .pointer("/spec/target/template/data")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.keys().cloned());
+    let direct = es["spec"]["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["secretKey"].as_str().map(String::from));
+    Some(templated.chain(direct).collect())
+}
+
+/// Every ConfigMap/Secret a pod references (envFrom, env valueFrom, volumes, projected volumes)
+/// resolves to a rendered ConfigMap (generated, with its hash suffix) or to a Secret an
+/// ExternalSecret creates, and every referenced key exists. `optional: true` references are exempt.
+pub fn config_references(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for (w, spec) in workloads(objs) {
+        let mut refs: Vec<(&str, &Value, Option<&Value>)> = Vec::new(); // (kind, ref, key)
+        for c in containers(spec) {
+            for e in c["envFrom"].as_array().into_iter().flatten() {
+                refs.extend([
+                    ("ConfigMap", &e["configMapRef"], None),
+                    ("Secret", &e["secretRef"], None),
+                ]);
+            }
+            for e in c["env"].as_array().into_iter().flatten() {
+                let from = &e["valueFrom"];
+                refs.push((
+                    "ConfigMap",
+                    &from["configMapKeyRef"],
+                    Some(&from["configMapKeyRef"]["key"]),
+                ));
+                refs.push((
+                    "Secret",
+                    &from["secretKeyRef"],
+                    Some(&from["secretKeyRef"]["key"]),
+                ));
+            }
+        }
+        for vol in spec["volumes"].as_array().into_iter().flatten() {
+            refs.push(("ConfigMap", &vol["configMap"], None));
+            refs.push(("Secret", &vol["secret"], None));
+            for src in vol["projected"]["sources"].as_array().into_iter().flatten() {
+                refs.extend([
+                    ("ConfigMap", &src["configMap"], None),
+                    ("Secret", &src["secret"], None),
+                ]);
+            }
+        }
+        for (ref_kind, r, key) in refs
+            .into_iter()
+            .filter(|(_, r, _)| r.is_object() && r["optional"] != true)
+        {
+            let ref_name = r["name"]
+                .as_str()
+                .or_else(|| r["secretName"].as_str())
+                .unwrap_or("");
+            let keys: Option<BTreeSet<String>> = match ref_kind {
+                "ConfigMap" => find(objs, "ConfigMap", ref_name).map(|cm| {
+                    cm["data"]
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default()
+                }),
+                _ => secret_keys(objs, ref_name),
+            };
+            match (keys, key.and_then(Value::as_str)) {
+                (None, _) => v.push(format!("{}: {ref_kind} {ref_name:?} is neither rendered nor created by an ExternalSecret", id(w))),
+                (Some(keys), Some(k)) if !keys.contains(k) => v.push(format!("{}: {ref_kind} {ref_name} has no key {k:?}", id(w))),
+                _ => {}
+            }
+        }
+    }
+    v
+}

@@ -1,0 +1,776 @@
+//! Policies over the rendered dev/staging/prod overlays. Every policy is asserted clean on the
+//! real trees and shown to catch a broken copy (the rendered tree mutated in memory, or a small
+//! fixture kustomization under tests/fixtures/deploy for scripts/validate).
+
+use policy::deploy::{availability, canary, config, integrity, network, security, Env};
+use policy::objects::find_mut;
+use policy::{render, repo_root};
+use serde_json::{json, Value};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Each overlay rendered once per test binary.
+fn rendered(env: Env) -> &'static [Value] {
+    static TREES: OnceLock<Vec<Vec<Value>>> = OnceLock::new();
+    let trees = TREES.get_or_init(|| Env::ALL.iter().map(|e| render(&e.overlay())).collect());
+    &trees[Env::ALL
+        .iter()
+        .position(|e| *e == env)
+        .expect("known environment")]
+}
+
+/// A copy of the environment's tree with one object changed.
+fn broken(env: Env, kind: &str, name: &str, change: impl FnOnce(&mut Value)) -> Vec<Value> {
+    let mut objs = rendered(env).to_vec();
+    change(
+        find_mut(&mut objs, kind, name)
+            .unwrap_or_else(|| panic!("{kind}/{name} not rendered in {env:?}")),
+    );
+    objs
+}
+
+/// The value at a JSON pointer, which must exist.
+fn at<'a>(obj: &'a mut Value, pointer: &str) -> &'a mut Value {
+    obj.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer} not found"))
+}
+
+fn remove(obj: &mut Value, pointer: &str) {
+    let (parent, field) = pointer.rsplit_once('/').expect("pointer with a parent");
+    let field = field.replace("~1", "/").replace("~0", "~");
+    let removed = at(obj, parent)
+        .as_object_mut()
+        .and_then(|m| m.remove(&field));
+    assert!(removed.is_some(), "{pointer} not found");
+}
+
+#[track_caller]
+fn assert_flags(violations: Vec<String>, expected: &str) {
+    assert!(
+        violations.iter().any(|v| v.contains(expected)),
+        "expected a violation containing {expected:?}, got {violations:#?}"
+    );
+}
+
+type Check = fn(Env, &[Value]) -> Vec<String>;
+
+const CHECKS: [(&str, Check); 23] = [
+    ("pod_security", |_, o| security::pod_security(o)),
+    ("namespaces", security::namespaces),
+    ("no_secret_data", |_, o| security::no_secret_data(o)),
+    ("images_pinned", security::images_pinned),
+    ("probes", |_, o| availability::probes(o)),
+    ("greeter_probes_and_shutdown", |_, o| {
+        availability::greeter_probes_and_shutdown(o)
+    }),
+    ("resources", |_, o| availability::resources(o)),
+    ("autoscaling", availability::autoscaling),
+    ("disruption_budgets", |_, o| {
+        availability::disruption_budgets(o)
+    }),
+    ("topology", availability::topology),
+    ("service_selectors", |_, o| integrity::service_selectors(o)),
+    ("ingress_references", |_, o| {
+        integrity::ingress_references(o)
+    }),
+    ("scale_targets", |_, o| integrity::scale_targets(o)),
+    ("rollout_references", |_, o| {
+        integrity::rollout_references(o)
+    }),
+    ("service_monitor_references", |_, o| {
+        integrity::service_monitor_references(o)
+    }),
+    ("config_references", |_, o| integrity::config_references(o)),
+    ("canary_strategy", |_, o| canary::canary_strategy(o)),
+    ("canary_analysis", |_, o| canary::canary_analysis(o)),
+    ("monitoring_hooks", |_, o| canary::monitoring_hooks(o)),
+    ("config_and_secrets", config::config_and_secrets),
+    ("redis", config::redis),
+    ("ingress", config::ingress),
+    ("network", |e, o| {
+        [network::default_deny(o), network::required_flows(e, o)].concat()
+    }),
+];
+
+#[test]
+fn every_overlay_passes_every_policy() {
+    let mut failures = Vec::new();
+    for env in Env::ALL {
+        for (name, check) in CHECKS {
+            failures.extend(
+                check(env, rendered(env))
+                    .into_iter()
+                    .map(|v| format!("{env:?} {name}: {v}")),
+            );
+        }
+    }
+    let trees: Vec<(Env, &[Value])> = Env::ALL.iter().map(|e| (*e, rendered(*e))).collect();
+    failures.extend(canary::steps_grow_cautious(&trees));
+    assert!(
+        failures.is_empty(),
+        "policy violations:\n{}",
+        failures.join("\n")
+    );
+}
+
+// ---- security ----
+
+#[test]
+fn pod_security_catches_privilege_escalation() {
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(
+            r,
+            "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation",
+        ) = json!(true);
+    });
+    assert_flags(
+        security::pod_security(&objs),
+        "allowPrivilegeEscalation must be false",
+    );
+}
+
+#[test]
+fn pod_security_catches_root_and_missing_seccomp() {
+    let objs = broken(Env::Dev, "StatefulSet", "redis", |s| {
+        remove(s, "/spec/template/spec/securityContext/runAsUser");
+        remove(
+            s,
+            "/spec/template/spec/containers/0/securityContext/runAsUser",
+        );
+        remove(s, "/spec/template/spec/securityContext/seccompProfile");
+        remove(
+            s,
+            "/spec/template/spec/containers/0/securityContext/seccompProfile",
+        );
+    });
+    let violations = security::pod_security(&objs);
+    assert_flags(
+        violations.clone(),
+        "runAsUser must be a numeric non-root UID",
+    );
+    assert_flags(violations, "seccompProfile must be RuntimeDefault");
+}
+
+#[test]
+fn pod_security_catches_default_service_account_and_token() {
+    let objs = broken(Env::Staging, "StatefulSet", "redis", |s| {
+        remove(s, "/spec/template/spec/serviceAccountName");
+        *at(s, "/spec/template/spec/automountServiceAccountToken") = json!(true);
+    });
+    let violations = security::pod_security(&objs);
+    assert_flags(violations.clone(), "needs a dedicated serviceAccountName");
+    assert_flags(violations, "automountServiceAccountToken must be false");
+}
+
+#[test]
+fn namespaces_catch_missing_pod_security_label_and_stray_namespace() {
+    let mut objs = broken(Env::Dev, "Namespace", "greeter-dev", |n| {
+        remove(n, "/metadata/labels/pod-security.kubernetes.io~1enforce")
+    });
+    *at(
+        find_mut(&mut objs, "Service", "redis").expect("redis Service"),
+        "/metadata/namespace",
+    ) = json!("default");
+    let violations = security::namespaces(Env::Dev, &objs);
+    assert_flags(
+        violations.clone(),
+        "pod-security.kubernetes.io/enforce must be restricted",
+    );
+    assert_flags(violations, "Service/redis: namespace \"default\"");
+}
+
+#[test]
+fn no_secret_data_catches_a_plain_secret() {
+    let mut objs = rendered(Env::Dev).to_vec();
+    objs.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "leak"}, "stringData": {"JWT_SECRET": "x"}}));
+    assert_flags(
+        security::no_secret_data(&objs),
+        "Secret/leak: Secret with data",
+    );
+}
+
+#[test]
+fn images_pinned_catches_tags_in_prod_and_latest_in_dev() {
+    let image = "/spec/template/spec/containers/0/image";
+    let prod = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(r, image) = json!("ghcr.io/greeter-gitops/greeter:sha-1234567")
+    });
+    assert_flags(
+        security::images_pinned(Env::Prod, &prod),
+        "prod images must be pinned by digest",
+    );
+    let dev = broken(Env::Dev, "Rollout", "greeter", |r| {
+        *at(r, image) = json!("ghcr.io/greeter-gitops/greeter:latest")
+    });
+    assert_flags(security::images_pinned(Env::Dev, &dev), "never use latest");
+    let untagged = broken(Env::Dev, "StatefulSet", "redis", |s| {
+        *at(s, image) = json!("docker.io/library/redis")
+    });
+    assert_flags(
+        security::images_pinned(Env::Dev, &untagged),
+        "image is not pinned",
+    );
+}
+
+#[test]
+fn image_entries_in_kustomizations_follow_the_contract() {
+    for env in Env::ALL {
+        let path = env.overlay().join("kustomization.yaml");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let kustomization: Value =
+            serde_yaml_ng::from_str(&text).expect("kustomization.yaml parses");
+        let violations = security::image_entry(env, &kustomization);
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
+    let tag_in_staging =
+        json!({"images": [{"name": "ghcr.io/greeter-gitops/greeter", "newTag": "sha-1234567"}]});
+    assert_flags(
+        security::image_entry(Env::Staging, &tag_in_staging),
+        "needs digest",
+    );
+    let latest_in_dev =
+        json!({"images": [{"name": "ghcr.io/greeter-gitops/greeter", "newTag": "latest"}]});
+    assert_flags(
+        security::image_entry(Env::Dev, &latest_in_dev),
+        "needs a digest or newTag",
+    );
+    assert_flags(
+        security::image_entry(Env::Dev, &json!({})),
+        "needs exactly one images entry",
+    );
+}
+
+// ---- availability ----
+
+#[test]
+fn probes_catch_a_missing_readiness_probe() {
+    let objs = broken(Env::Dev, "StatefulSet", "redis", |s| {
+        remove(s, "/spec/template/spec/containers/0/readinessProbe")
+    });
+    assert_flags(
+        availability::probes(&objs),
+        "container redis: missing readinessProbe",
+    );
+}
+
+#[test]
+fn greeter_probes_and_shutdown_catch_wrong_path_and_short_grace() {
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(
+            r,
+            "/spec/template/spec/containers/0/readinessProbe/httpGet/path",
+        ) = json!("/healthz");
+        *at(r, "/spec/template/spec/terminationGracePeriodSeconds") = json!(15);
+    });
+    let violations = availability::greeter_probes_and_shutdown(&objs);
+    assert_flags(violations.clone(), "readinessProbe must GET /readyz");
+    assert_flags(
+        violations,
+        "terminationGracePeriodSeconds 15 must exceed the shutdown budget 17 s",
+    );
+}
+
+#[test]
+fn resources_catch_a_missing_memory_limit() {
+    let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
+        remove(r, "/spec/template/spec/containers/0/resources/limits")
+    });
+    assert_flags(
+        availability::resources(&objs),
+        "resources.limits.memory missing",
+    );
+}
+
+#[test]
+fn autoscaling_catches_wrong_bounds_and_replicas_fighting_the_hpa() {
+    let objs = broken(Env::Staging, "HorizontalPodAutoscaler", "greeter", |h| {
+        *at(h, "/spec/maxReplicas") = json!(10)
+    });
+    assert_flags(
+        availability::autoscaling(Env::Staging, &objs),
+        "staging needs minReplicas 2 and maxReplicas 4",
+    );
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(r, "/spec/replicas") = json!(5)
+    });
+    assert_flags(
+        availability::autoscaling(Env::Prod, &objs),
+        "spec.replicas Some(5) must equal the HPA's minReplicas 3",
+    );
+    let mut objs = rendered(Env::Dev).to_vec();
+    objs.retain(|o| o["kind"] != "HorizontalPodAutoscaler");
+    assert_flags(
+        availability::autoscaling(Env::Dev, &objs),
+        "expected exactly one HorizontalPodAutoscaler",
+    );
+}
+
+#[test]
+fn disruption_budgets_catch_missing_and_blocking_pdbs() {
+    let mut objs = rendered(Env::Prod).to_vec();
+    objs.retain(|o| o["kind"] != "PodDisruptionBudget");
+    assert_flags(
+        availability::disruption_budgets(&objs),
+        "Rollout/greeter: no PodDisruptionBudget selects its pods",
+    );
+    let objs = broken(Env::Prod, "PodDisruptionBudget", "greeter", |p| {
+        *at(p, "/spec/maxUnavailable") = json!(0)
+    });
+    assert_flags(
+        availability::disruption_budgets(&objs),
+        "blocks every voluntary eviction",
+    );
+}
+
+#[test]
+fn topology_catches_missing_zone_spread_in_prod_and_hard_spread_in_dev() {
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        at(r, "/spec/template/spec/topologySpreadConstraints")
+            .as_array_mut()
+            .expect("array")
+            .truncate(1);
+    });
+    assert_flags(
+        availability::topology(Env::Prod, &objs),
+        "needs a hard (DoNotSchedule) spread across topology.kubernetes.io/zone",
+    );
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        *at(
+            r,
+            "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable",
+        ) = json!("DoNotSchedule");
+        *at(
+            r,
+            "/spec/template/spec/topologySpreadConstraints/0/labelSelector/matchLabels",
+        ) = json!({"app": "other"});
+    });
+    let violations = availability::topology(Env::Dev, &objs);
+    assert_flags(
+        violations.clone(),
+        "dev must not use hard spread constraints",
+    );
+    assert_flags(violations, "does not select its own pods");
+}
+
+// ---- referential integrity ----
+
+#[test]
+fn service_selectors_catch_selectors_and_ports_matching_nothing() {
+    let objs = broken(Env::Dev, "Service", "greeter-canary", |s| {
+        *at(s, "/spec/selector") = json!({"app.kubernetes.io/name": "greter"})
+    });
+    assert_flags(
+        integrity::service_selectors(&objs),
+        "Service/greeter-canary: selector",
+    );
+    let objs = broken(Env::Dev, "Service", "greeter-stable", |s| {
+        *at(s, "/spec/ports/0/targetPort") = json!("htp")
+    });
+    assert_flags(
+        integrity::service_selectors(&objs),
+        "targetPort \"htp\" does not exist on Rollout/greeter",
+    );
+}
+
+#[test]
+fn ingress_references_catch_missing_service_and_port() {
+    let backend = "/spec/rules/0/http/paths/0/backend/service";
+    let objs = broken(Env::Prod, "Ingress", "greeter", |i| {
+        *at(i, &format!("{backend}/name")) = json!("greeter")
+    });
+    assert_flags(
+        integrity::ingress_references(&objs),
+        "backend Service greeter does not exist",
+    );
+    let objs = broken(Env::Prod, "Ingress", "greeter", |i| {
+        *at(i, &format!("{backend}/port")) = json!({"name": "https"})
+    });
+    assert_flags(integrity::ingress_references(&objs), "has no port");
+}
+
+#[test]
+fn scale_targets_catch_dangling_hpa_and_pdb() {
+    let objs = broken(Env::Dev, "HorizontalPodAutoscaler", "greeter", |h| {
+        *at(h, "/spec/scaleTargetRef/kind") = json!("Deployment")
+    });
+    assert_flags(
+        integrity::scale_targets(&objs),
+        "Deployment/greeter does not exist",
+    );
+    let objs = broken(Env::Dev, "PodDisruptionBudget", "greeter", |p| {
+        *at(p, "/spec/selector/matchLabels") = json!({"app.kubernetes.io/name": "greeterr"});
+    });
+    assert_flags(
+        integrity::scale_targets(&objs),
+        "PodDisruptionBudget/greeter: selector matches no workload's pods",
+    );
+}
+
+#[test]
+fn scale_targets_catch_wrong_api_version() {
+    let objs = broken(Env::Dev, "HorizontalPodAutoscaler", "greeter", |h| {
+        *at(h, "/spec/scaleTargetRef/apiVersion") = json!("apps/v1")
+    });
+    assert_flags(
+        integrity::scale_targets(&objs),
+        "Rollout/greeter does not exist",
+    );
+}
+
+#[test]
+fn rollout_references_catch_same_services_and_missing_ingress() {
+    let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
+        *at(r, "/spec/strategy/canary/canaryService") = json!("greeter-stable");
+        *at(
+            r,
+            "/spec/strategy/canary/trafficRouting/nginx/stableIngress",
+        ) = json!("greeter-public");
+    });
+    let violations = integrity::rollout_references(&objs);
+    assert_flags(
+        violations.clone(),
+        "stableService and canaryService must differ",
+    );
+    assert_flags(violations, "stableIngress greeter-public does not exist");
+    let objs = broken(Env::Staging, "Ingress", "greeter", |i| {
+        *at(i, "/spec/rules/0/http/paths/0/backend/service/name") = json!("greeter-canary");
+    });
+    assert_flags(
+        integrity::rollout_references(&objs),
+        "does not route to stableService greeter-stable",
+    );
+}
+
+#[test]
+fn rollout_references_catch_missing_template_and_args() {
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(r, "/spec/strategy/canary/analysis/templates/0/templateName") =
+            json!("greeter-analysis")
+    });
+    assert_flags(
+        integrity::rollout_references(&objs),
+        "AnalysisTemplate \"greeter-analysis\" does not exist",
+    );
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        let args = at(r, "/spec/strategy/canary/analysis/args")
+            .as_array_mut()
+            .expect("args");
+        args.retain(|a| a["name"] != "canary-hash");
+        args.push(json!({"name": "service", "value": "greeter"}));
+    });
+    let violations = integrity::rollout_references(&objs);
+    assert_flags(violations.clone(), "needs arg \"canary-hash\"");
+    assert_flags(violations, "supplies arg \"service\"");
+}
+
+#[test]
+fn service_monitor_references_catch_unknown_port_and_selector() {
+    let objs = broken(Env::Dev, "ServiceMonitor", "greeter", |s| {
+        *at(s, "/spec/endpoints/0/port") = json!("http-metrics")
+    });
+    assert_flags(
+        integrity::service_monitor_references(&objs),
+        "port \"http-metrics\" does not exist on Service/greeter-metrics",
+    );
+    let objs = broken(Env::Dev, "ServiceMonitor", "greeter", |s| {
+        *at(s, "/spec/selector/matchLabels") = json!({"app": "greeter"})
+    });
+    assert_flags(
+        integrity::service_monitor_references(&objs),
+        "selector matches no Service",
+    );
+}
+
+#[test]
+fn config_references_catch_unknown_config_map_and_secret_key() {
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        *at(
+            r,
+            "/spec/template/spec/containers/0/envFrom/0/configMapRef/name",
+        ) = json!("greeter-config");
+    });
+    assert_flags(
+        integrity::config_references(&objs),
+        "ConfigMap \"greeter-config\" is neither rendered",
+    );
+    let objs = broken(Env::Staging, "StatefulSet", "redis", |s| {
+        *at(
+            s,
+            "/spec/template/spec/containers/0/env/0/valueFrom/secretKeyRef/key",
+        ) = json!("REDIS_PASSWD");
+    });
+    assert_flags(
+        integrity::config_references(&objs),
+        "Secret greeter-secrets has no key \"REDIS_PASSWD\"",
+    );
+    let objs = broken(Env::Staging, "ExternalSecret", "greeter", |e| {
+        *at(e, "/spec/target/name") = json!("greeter")
+    });
+    assert_flags(
+        integrity::config_references(&objs),
+        "Secret \"greeter-secrets\" is neither rendered nor created by an ExternalSecret",
+    );
+}
+
+// ---- canary ----
+
+#[test]
+fn canary_strategy_catches_missing_safety_settings() {
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(r, "/spec/strategy/canary/dynamicStableScale") = json!(false);
+        remove(r, "/spec/rollbackWindow");
+        remove(r, "/spec/strategy/canary/abortScaleDownDelaySeconds");
+        *at(
+            r,
+            "/spec/strategy/canary/analysis/args/1/valueFrom/podTemplateHashValue",
+        ) = json!("Stable");
+    });
+    let violations = canary::canary_strategy(&objs);
+    for expected in [
+        "dynamicStableScale",
+        "rollbackWindow",
+        "abortScaleDownDelaySeconds",
+        "podTemplateHashValue: Latest",
+    ] {
+        assert_flags(violations.clone(), expected);
+    }
+}
+
+#[test]
+fn canary_analysis_catches_unguarded_conditions_and_unscoped_queries() {
+    let objs = broken(
+        Env::Dev,
+        "AnalysisTemplate",
+        "greeter-canary-analysis",
+        |t| {
+            *at(t, "/spec/metrics/0/successCondition") = json!("result[0] >= 0.99");
+            let query = at(t, "/spec/metrics/1/provider/prometheus/query");
+            *query = json!(query.as_str().expect("query").replacen(
+                "rollouts_pod_template_hash=\"{{args.canary-hash}}\"",
+                "",
+                1
+            ));
+            remove(t, "/spec/metrics/1/inconclusiveLimit");
+        },
+    );
+    let violations = canary::canary_analysis(&objs);
+    assert_flags(
+        violations.clone(),
+        "successCondition must hold only for a real value",
+    );
+    assert_flags(
+        violations.clone(),
+        "every series selector must carry rollouts_pod_template_hash",
+    );
+    assert_flags(violations, "inconclusiveLimit must be set");
+}
+
+#[test]
+fn canary_analysis_requires_success_rate_and_latency() {
+    let objs = broken(
+        Env::Dev,
+        "AnalysisTemplate",
+        "greeter-canary-analysis",
+        |t| {
+            at(t, "/spec/metrics")
+                .as_array_mut()
+                .expect("metrics")
+                .truncate(1);
+        },
+    );
+    assert_flags(canary::canary_analysis(&objs), "needs a p95 latency query");
+}
+
+#[test]
+fn monitoring_hooks_catch_missing_pod_template_hash_label() {
+    let objs = broken(Env::Prod, "ServiceMonitor", "greeter", |s| {
+        remove(s, "/spec/podTargetLabels")
+    });
+    assert_flags(
+        canary::monitoring_hooks(&objs),
+        "podTargetLabels [rollouts-pod-template-hash]",
+    );
+}
+
+#[test]
+fn steps_grow_cautious_catches_staging_less_careful_than_dev() {
+    let trees = [
+        (Env::Dev, rendered(Env::Staging)),
+        (Env::Staging, rendered(Env::Dev)),
+        (Env::Prod, rendered(Env::Prod)),
+    ];
+    assert_flags(canary::steps_grow_cautious(&trees), "from dev to staging");
+}
+
+// ---- config, secrets, redis, ingress ----
+
+#[test]
+fn config_and_secrets_catch_wrong_store_keys_and_secret_in_config_map() {
+    let mut objs = broken(Env::Dev, "ExternalSecret", "greeter", |e| {
+        *at(e, "/spec/secretStoreRef/name") = json!("vault");
+        *at(e, "/spec/dataFrom/0/extract/key") = json!("greeter/prod");
+        remove(e, "/spec/target/template/data/JWT_SECRET");
+    });
+    let cm = objs
+        .iter_mut()
+        .find(|o| config::config_map(std::slice::from_ref(o)).is_some())
+        .expect("generated ConfigMap");
+    *at(cm, "/data/APP_ENV") = json!("prod");
+    at(cm, "/data")
+        .as_object_mut()
+        .expect("data")
+        .insert("JWT_SECRET".into(), json!("x"));
+    let violations = config::config_and_secrets(Env::Dev, &objs);
+    for expected in [
+        "ClusterSecretStore fake-dev",
+        "remote keys must all be greeter/dev",
+        "does not declare key JWT_SECRET",
+        "APP_ENV must be dev",
+        "secret JWT_SECRET must not be in a ConfigMap",
+    ] {
+        assert_flags(violations.clone(), expected);
+    }
+}
+
+#[test]
+fn redis_catches_missing_persistence_and_plaintext_prod() {
+    let objs = broken(Env::Staging, "StatefulSet", "redis", |s| {
+        let command = at(s, "/spec/template/spec/containers/0/command/2");
+        *command = json!(command
+            .as_str()
+            .expect("command")
+            .replace("--appendonly yes", "--appendonly no"));
+        remove(s, "/spec/volumeClaimTemplates");
+    });
+    let violations = config::redis(Env::Staging, &objs);
+    assert_flags(violations.clone(), "--appendonly yes");
+    assert_flags(violations, "needs a volumeClaimTemplate");
+    let mut objs = rendered(Env::Prod).to_vec();
+    let cm = objs
+        .iter_mut()
+        .find(|o| config::config_map(std::slice::from_ref(o)).is_some())
+        .expect("generated ConfigMap");
+    *at(cm, "/data/REDIS_TLS") = json!("false");
+    assert_flags(config::redis(Env::Prod, &objs), "managed Redis over TLS");
+    let dev_tree_as_prod = config::redis(Env::Prod, rendered(Env::Dev));
+    assert_flags(dev_tree_as_prod, "prod uses managed Redis");
+}
+
+#[test]
+fn ingress_catches_wrong_issuer_and_host() {
+    let objs = broken(Env::Prod, "Ingress", "greeter", |i| {
+        *at(i, "/metadata/annotations/cert-manager.io~1cluster-issuer") =
+            json!("letsencrypt-staging");
+        *at(i, "/spec/tls/0/hosts/0") = json!("greeter.staging.example.com");
+    });
+    let violations = config::ingress(Env::Prod, &objs);
+    assert_flags(
+        violations.clone(),
+        "cert-manager.io/cluster-issuer must be letsencrypt-prod",
+    );
+    assert_flags(violations, "tls must cover greeter.example.com");
+    assert_flags(
+        config::ingress(Env::Staging, rendered(Env::Dev)),
+        "host must be greeter.staging.example.com",
+    );
+}
+
+// ---- network ----
+
+#[test]
+fn default_deny_catches_a_missing_or_partial_policy() {
+    let mut objs = rendered(Env::Dev).to_vec();
+    objs.retain(|o| !(o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "default-deny"));
+    assert_flags(
+        network::default_deny(&objs),
+        "no default-deny NetworkPolicy",
+    );
+    let objs = broken(Env::Dev, "NetworkPolicy", "default-deny", |n| {
+        *at(n, "/spec/policyTypes") = json!(["Ingress"])
+    });
+    assert_flags(
+        network::default_deny(&objs),
+        "no default-deny NetworkPolicy",
+    );
+}
+
+#[test]
+fn required_flows_catch_missing_allows_and_open_redis() {
+    let mut objs = rendered(Env::Staging).to_vec();
+    objs.retain(|o| {
+        !(o["kind"] == "NetworkPolicy"
+            && ["greeter-allow-prometheus", "allow-dns"]
+                .contains(&o["metadata"]["name"].as_str().unwrap_or("")))
+    });
+    let violations = network::required_flows(Env::Staging, &objs);
+    assert_flags(
+        violations.clone(),
+        "Prometheus -> greeter metrics must be allowed",
+    );
+    assert_flags(violations, "greeter -> DNS must be allowed");
+    let objs = broken(Env::Staging, "NetworkPolicy", "redis-allow-greeter", |n| {
+        remove(n, "/spec/ingress/0/from/0/podSelector")
+    });
+    assert_flags(
+        network::required_flows(Env::Staging, &objs),
+        "other pods -> redis must be denied",
+    );
+    let objs = broken(
+        Env::Prod,
+        "NetworkPolicy",
+        "greeter-allow-managed-redis",
+        |n| {
+            *at(n, "/spec/egress/0/to/0/ipBlock/cidr") = json!("0.0.0.0/0");
+            remove(n, "/spec/egress/0/ports");
+        },
+    );
+    assert_flags(
+        network::required_flows(Env::Prod, &objs),
+        "greeter -> the internet must be denied",
+    );
+}
+
+// ---- scripts/validate on broken fixtures ----
+
+/// Runs scripts/validate on one fixture kustomization; returns (success, combined output).
+fn validate_fixture(fixture: &str) -> (bool, String) {
+    let dir = repo_root()
+        .join("policy/tests/fixtures/deploy")
+        .join(fixture);
+    let output = Command::new(repo_root().join("scripts/validate"))
+        .arg(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/validate: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !text.contains("is not installed"),
+        "scripts/validate needs its tools: run scripts/setup (kubernetes-validate, check-jsonschema)\n{text}"
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn validate_fails_on_a_kind_without_schema() {
+    let (ok, text) = validate_fixture("validate-unknown-kind");
+    assert!(
+        !ok && text.contains("no schema for") && text.contains("Widget/widget"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_fails_on_an_unknown_field_in_a_builtin_kind() {
+    let (ok, text) = validate_fixture("validate-builtin-typo");
+    assert!(!ok && text.contains("'selectr' was unexpected"), "{text}");
+}
+
+#[test]
+fn validate_fails_on_an_unknown_field_in_a_custom_resource() {
+    let (ok, text) = validate_fixture("validate-crd-typo");
+    assert!(!ok && text.contains("'intervall' was unexpected"), "{text}");
+}
