@@ -519,6 +519,7 @@ mod tests {
         // An empty dir: no TOML layers, so each test sees compiled defaults + its own env.
         let dir = std::env::temp_dir().join("greeter-config-unit-empty");
         std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("default.toml"), "").unwrap();
         map.entry("CONFIG_DIR".into())
             .or_insert_with(|| dir.to_str().unwrap().into());
         map

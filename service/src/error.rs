@@ -25,6 +25,8 @@ pub enum ApiError {
     AuthNotConfigured,
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("request headers larger than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("visit store unavailable: {0}")]
     StoreUnavailable(#[from] StoreError),
     #[error("{0}")]
@@ -67,6 +69,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::AuthNotConfigured | ApiError::StoreUnavailable(_) | ApiError::NotReady(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

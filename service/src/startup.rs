@@ -24,6 +24,7 @@ use crate::configuration::Settings;
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::metrics::{Metrics, HTTP_BUCKETS};
 use crate::routes;
+use crate::telemetry::RequestSpans;
 use crate::visit_store::{VisitStore, WorkerVisitStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -269,10 +270,10 @@ fn public_app(
         .default_service(web::to(not_found))
         // Innermost first: anything that is still a plain error becomes problem+json.
         .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))
-        .wrap(from_fn(reject_oversized_body))
+        .wrap(from_fn(reject_oversized_requests))
         .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
         .wrap(http_metrics)
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<RequestSpans>::new())
 }
 
 fn get_only(path: &str, route: actix_web::Route) -> actix_web::Resource {
@@ -291,8 +292,12 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 
 struct BodyLimit(usize);
 
-/// No endpoint takes a body; a declared length above the limit is refused before any read.
-async fn reject_oversized_body(
+/// Request heads above this are refused (nginx's default allows 4 x 8 KiB header lines).
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// No endpoint takes a body: a declared length above the limit is refused before any read;
+/// oversized heads are refused too.
+async fn reject_oversized_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -306,6 +311,17 @@ async fn reject_oversized_body(
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
         return Err(ApiError::PayloadTooLarge { limit }.into());
+    }
+    let head_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if head_bytes > MAX_HEADER_BYTES {
+        return Err(ApiError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        }
+        .into());
     }
     next.call(req).await
 }

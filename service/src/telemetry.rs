@@ -211,3 +211,27 @@ impl Visit for FieldMap {
         }
     }
 }
+
+/// Request spans: INFO (traced) for API requests, DEBUG for kubelet probes so that the probe
+/// traffic of every pod never fills the trace backend.
+pub struct RequestSpans;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpans {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        match request.path() {
+            "/healthz" | "/readyz" => tracing_actix_web::root_span!(level = Level::DEBUG, request),
+            _ => tracing_actix_web::root_span!(request),
+        }
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        if let Ok(response) = outcome {
+            // The access log: off at the default level, one line a request at debug.
+            tracing::debug!(parent: &span, status = response.status().as_u16(), "request completed");
+        }
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

@@ -1,0 +1,65 @@
+//! Invalid configuration: exit 2 before binding, one line naming the variable, no secret echoed.
+
+use std::process::Command;
+
+use crate::helpers::free_port;
+
+fn run_with(env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let port = free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_greeter"))
+        .env_clear()
+        .env("CONFIG_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+        .env("PORT", port.to_string())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn invalid_settings_exit_2_naming_the_variable() {
+    for (env, variable) in [
+        (vec![("TIMEZONE_OFFSET", "+15:00")], "TIMEZONE_OFFSET"),
+        (vec![("PORT", "not-a-port")], "PORT"),
+        (
+            vec![("REDIS_HOST", "localhost"), ("REDIS_TLS", "sometimes")],
+            "REDIS_TLS",
+        ),
+        (vec![("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+        (
+            vec![
+                ("JWT_SECRET", "short-secret-value"),
+                ("SECRET_MESSAGE", "x"),
+            ],
+            "JWT_SECRET",
+        ),
+    ] {
+        let (code, stdout, stderr) = run_with(&env);
+        assert_eq!(code, Some(2), "{env:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("invalid configuration: {variable}: ")),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("listening"), "nothing was bound: {stdout}");
+        for (_, value) in env.iter().filter(|(k, _)| k.contains("SECRET")) {
+            assert!(!stderr.contains(value), "secret echoed: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn port_in_use_fails_with_a_clear_error() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let (code, stdout, _) = run_with(&[("HOST", "127.0.0.1"), ("PORT", &port)]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains(&format!("cannot bind public port {port}")),
+        "{stdout}"
+    );
+}

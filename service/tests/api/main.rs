@@ -1,0 +1,14 @@
+//! Integration tests: the real app on random ports against a real `redis-server`.
+
+mod auth;
+mod config_errors;
+mod greet;
+mod health;
+mod helpers;
+mod metrics;
+mod problems;
+mod redis_faults;
+mod secrets_in_logs;
+mod shutdown;
+mod traces;
+mod visits;
