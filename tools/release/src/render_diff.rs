@@ -1,5 +1,5 @@
-//! The rendered diff of every overlay between a base revision and the work tree, as Markdown for a
-//! PR comment: objects keyed and sorted, keys sorted, so only real changes show; capped in size.
+//! The rendered diff of every root Argo CD syncs (the overlays, argocd/, observability/) between a
+//! base revision and the work tree, as Markdown for a PR comment: objects keyed and sorted, keys sorted, so only real changes show; capped in size.
 
 use crate::{git, kustomize};
 use serde_json::{Map, Value};
@@ -7,7 +7,7 @@ use similar::TextDiff;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// GitHub refuses comments longer than 65,536 characters; the rest is left for the comment's
 /// own marker/header added by the workflow.
@@ -16,14 +16,14 @@ pub const DEFAULT_MAX_CHARS: usize = 65_000;
 const CUT_NOTE_BUDGET: usize = 2_000;
 pub const MIN_MAX_CHARS: usize = CUT_NOTE_BUDGET + 1_000;
 
-/// One changed object: which environment, which object, and its unified diff.
+/// One changed object: which root (environment, argocd, observability), which object, its unified diff.
 struct ObjectDiff {
-    environment: String,
+    section: String,
     object: String,
     diff: String,
 }
 
-/// Renders every overlay at `base_ref` and in the work tree at `root` and reports the differences.
+/// Renders every root at `base_ref` and in the work tree at `root` and reports the differences.
 pub fn render_diff(root: &Path, base_ref: &str, max_chars: usize) -> Result<String, String> {
     if max_chars < MIN_MAX_CHARS {
         return Err(format!("--max-chars must be at least {MIN_MAX_CHARS}"));
@@ -31,24 +31,16 @@ pub fn render_diff(root: &Path, base_ref: &str, max_chars: usize) -> Result<Stri
     let base =
         tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     git::export_tree(root, base_ref, base.path())?;
-    let mut environments: Vec<String> = overlays(base.path())?
-        .union(&overlays(root)?)
-        .cloned()
-        .collect();
-    // Known environments in promotion order, then any others by name.
-    let order = |name: &String| {
-        ["dev", "staging", "prod"]
-            .iter()
-            .position(|e| e == name)
-            .unwrap_or(usize::MAX)
-    };
-    environments.sort_by_key(|name| (order(name), name.clone()));
+    let mut roots = kustomize_roots(base.path())?;
+    roots.extend(kustomize_roots(root)?);
+    let mut roots: Vec<(String, PathBuf)> = roots.into_iter().collect();
+    roots.sort_by_key(|(name, dir)| (rank(name, dir), name.clone()));
 
     let mut diffs = Vec::new();
     let mut unchanged = Vec::new();
-    for environment in &environments {
-        let before = rendered_objects(base.path(), environment)?;
-        let after = rendered_objects(root, environment)?;
+    for (section, dir) in &roots {
+        let before = rendered_objects(base.path(), section, dir)?;
+        let after = rendered_objects(root, section, dir)?;
         let count = diffs.len();
         for object in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
             let old = before.get(object).map_or("", String::as_str);
@@ -58,43 +50,65 @@ pub fn render_diff(root: &Path, base_ref: &str, max_chars: usize) -> Result<Stri
                     .unified_diff()
                     .context_radius(3)
                     .header(
-                        &format!("a/{environment}/{object}"),
-                        &format!("b/{environment}/{object}"),
+                        &format!("a/{section}/{object}"),
+                        &format!("b/{section}/{object}"),
                     )
                     .to_string();
                 diffs.push(ObjectDiff {
-                    environment: environment.clone(),
+                    section: section.clone(),
                     object: object.clone(),
                     diff,
                 });
             }
         }
         if diffs.len() == count {
-            unchanged.push(environment.clone());
+            unchanged.push(section.clone());
         }
     }
     Ok(report(base_ref, &diffs, &unchanged, max_chars))
 }
 
-/// Overlay names (directories with a kustomization.yaml) under `deploy/overlays` of a tree.
-fn overlays(root: &Path) -> Result<BTreeSet<String>, String> {
-    let dir = root.join("deploy/overlays");
-    let Ok(entries) = fs::read_dir(&dir) else {
-        return Ok(BTreeSet::new());
-    };
-    let mut names = BTreeSet::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        if entry.path().join("kustomization.yaml").is_file() {
-            names.insert(entry.file_name().to_string_lossy().into_owned());
+/// Kustomize roots Argo CD syncs besides the overlays, rendered after them.
+const OTHER_ROOTS: [&str; 2] = ["argocd", "observability"];
+
+/// Every kustomization Argo CD syncs in a tree: `deploy/overlays/*`, then OTHER_ROOTS, by name.
+fn kustomize_roots(tree: &Path) -> Result<BTreeMap<String, PathBuf>, String> {
+    let mut roots = BTreeMap::new();
+    let overlays = tree.join("deploy/overlays");
+    if let Ok(entries) = fs::read_dir(&overlays) {
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot list {}: {e}", overlays.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            roots.insert(name.clone(), Path::new("deploy/overlays").join(name));
         }
     }
-    Ok(names)
+    for name in OTHER_ROOTS {
+        roots.insert(name.to_string(), PathBuf::from(name));
+    }
+    roots.retain(|_, dir| tree.join(dir).join("kustomization.yaml").is_file());
+    Ok(roots)
 }
 
-/// The overlay's objects as `kind/namespace/name` → canonical YAML; empty when it does not exist.
-fn rendered_objects(root: &Path, environment: &str) -> Result<BTreeMap<String, String>, String> {
-    let dir = root.join("deploy/overlays").join(environment);
+/// Report order: the environments in promotion order, other overlays, then OTHER_ROOTS.
+fn rank(name: &str, dir: &Path) -> usize {
+    const ENVIRONMENTS: [&str; 3] = ["dev", "staging", "prod"];
+    match (
+        ENVIRONMENTS.iter().position(|e| *e == name),
+        OTHER_ROOTS.iter().position(|r| Path::new(r) == dir),
+    ) {
+        (Some(position), _) if dir.starts_with("deploy/overlays") => position,
+        (_, Some(position)) => ENVIRONMENTS.len() + 1 + position,
+        _ => ENVIRONMENTS.len(),
+    }
+}
+
+/// A root's objects as `kind/namespace/name` → canonical YAML; empty when the tree lacks the root.
+fn rendered_objects(
+    tree: &Path,
+    name: &str,
+    dir: &Path,
+) -> Result<BTreeMap<String, String>, String> {
+    let dir = tree.join(dir);
     if !dir.join("kustomization.yaml").is_file() {
         return Ok(BTreeMap::new());
     }
@@ -103,7 +117,7 @@ fn rendered_objects(root: &Path, environment: &str) -> Result<BTreeMap<String, S
         let yaml = serde_yaml_ng::to_string(&canonical(&object)).map_err(|e| e.to_string())?;
         if let Some(duplicate) = objects.insert(object_key(&object), yaml) {
             return Err(format!(
-                "{environment} renders the same object twice:\n{duplicate}"
+                "{name} renders the same object twice:\n{duplicate}"
             ));
         }
     }
@@ -166,32 +180,29 @@ fn canonical(value: &Value) -> Value {
 fn report(base_ref: &str, diffs: &[ObjectDiff], unchanged: &[String], max_chars: usize) -> String {
     let mut text = format!("### Rendered manifests: `{base_ref}` → this change\n\n");
     if diffs.is_empty() {
-        text.push_str("No rendered object changes in any overlay.\n");
+        text.push_str("No rendered object changes in any root.\n");
         return text;
     }
     if !unchanged.is_empty() {
         let _ = writeln!(text, "Unchanged: {}.\n", unchanged.join(", "));
     }
     let budget = max_chars - CUT_NOTE_BUDGET;
-    let mut current_environment = "";
+    let mut current_section = "";
     let mut cut_at = None;
     for (index, object) in diffs.iter().enumerate() {
         let mut block = String::new();
-        if object.environment != current_environment {
-            let count = diffs
-                .iter()
-                .filter(|d| d.environment == object.environment)
-                .count();
+        if object.section != current_section {
+            let count = diffs.iter().filter(|d| d.section == object.section).count();
             let _ = writeln!(
                 block,
                 "#### {}: {count} object(s) changed\n",
-                object.environment
+                object.section
             );
         }
         let _ = write!(block, "```diff\n{}```\n\n", object.diff);
         if chars(&text) + chars(&block) <= budget {
             text.push_str(&block);
-            current_environment = &object.environment;
+            current_section = &object.section;
             continue;
         }
         text.push_str(&truncated_block(
@@ -212,7 +223,7 @@ fn truncated_block(object: &ObjectDiff, room: usize) -> String {
     let lines: Vec<&str> = object.diff.split_inclusive('\n').collect();
     let frame = format!(
         "```diff\n```\n_{}/{}: diff cut after 0000000 of {} lines._\n\n",
-        object.environment,
+        object.section,
         object.object,
         lines.len()
     );
@@ -231,7 +242,7 @@ fn truncated_block(object: &ObjectDiff, room: usize) -> String {
     format!(
         "```diff\n{}```\n_{}/{}: diff cut after {kept} of {} lines._\n\n",
         lines[..kept].concat(),
-        object.environment,
+        object.section,
         object.object,
         lines.len()
     )
@@ -245,7 +256,7 @@ fn cut_note(cut: &[ObjectDiff], max_chars: usize) -> String {
         cut.len()
     );
     for (index, object) in cut.iter().enumerate() {
-        let line = format!("- {}/{}\n", object.environment, object.object);
+        let line = format!("- {}/{}\n", object.section, object.object);
         let more = format!("- … and {} more\n", cut.len() - index);
         if chars(&note) + chars(&line) + chars(&more) > CUT_NOTE_BUDGET {
             note.push_str(&more);

@@ -9,7 +9,7 @@ fn no_change_says_so() {
     let run = repo.run("render-diff", &["HEAD"]).ok();
     assert!(
         run.stdout
-            .contains("No rendered object changes in any overlay."),
+            .contains("No rendered object changes in any root."),
         "{}",
         run.stdout
     );
@@ -184,6 +184,58 @@ fn output_is_capped_and_says_what_was_cut() {
         repo.run("render-diff", &["HEAD", "--max-chars", "100"])
             .code,
         1
+    );
+}
+
+#[test]
+fn argocd_and_observability_roots_are_rendered_after_the_overlays() {
+    let repo = Repo::new();
+    repo.write("argocd/kustomization.yaml", "resources:\n  - app.yaml\n");
+    repo.write("argocd/app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: argocd\ndata:\n  revision: a\n");
+    repo.write(
+        "observability/kustomization.yaml",
+        "namespace: monitoring\nresources:\n  - rules.yaml\n",
+    );
+    repo.write(
+        "observability/rules.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rules\ndata:\n  rule: up\n",
+    );
+    repo.commit("argocd and observability roots");
+    repo.write(
+        "argocd/app.yaml",
+        &repo
+            .read("argocd/app.yaml")
+            .replace("revision: a", "revision: b"),
+    );
+    repo.write(
+        "observability/rules.yaml",
+        &repo
+            .read("observability/rules.yaml")
+            .replace("rule: up", "rule: down"),
+    );
+    repo.run(
+        "bump-image",
+        &["prod", &format!("{IMAGE}@sha256:{}", "b".repeat(64))],
+    )
+    .ok();
+    let report = repo.run("render-diff", &["HEAD"]).ok().stdout;
+    let sections: Vec<&str> = report.lines().filter(|l| l.starts_with("#### ")).collect();
+    assert_eq!(
+        sections,
+        [
+            "#### prod: 1 object(s) changed",
+            "#### argocd: 1 object(s) changed",
+            "#### observability: 1 object(s) changed"
+        ],
+        "{report}"
+    );
+    assert!(
+        report.contains("-  revision: a\n+  revision: b\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("+++ b/observability/ConfigMap/monitoring/rules"),
+        "{report}"
     );
 }
 

@@ -1,0 +1,109 @@
+//! The release scripts against a copy of this repository's real deploy/ tree (not a fixture), so a
+//! layout change in the overlays that breaks minimal bumps or promotions fails here first.
+
+mod common;
+use common::{digest, Repo, IMAGE};
+use std::fs;
+use std::path::Path;
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display())) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A temporary repository holding the work tree's deploy/, argocd/ and observability/.
+fn real_tree() -> Repo {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    assert!(
+        root.join("deploy/overlays/prod/kustomization.yaml")
+            .is_file(),
+        "the real deploy/ tree is missing"
+    );
+    let repo = Repo::empty();
+    for dir in ["deploy", "argocd", "observability"] {
+        if root.join(dir).is_dir() {
+            copy_tree(&root.join(dir), &repo.file(dir));
+        }
+    }
+    repo.commit("the real tree");
+    repo
+}
+
+#[test]
+fn real_overlays_bump_promote_and_diff_minimally() {
+    let repo = real_tree();
+    let release = format!("{IMAGE}:sha-abcdef1@{}", digest('e'));
+
+    repo.run("bump-image", &["dev", &release]).ok();
+    assert_eq!(
+        repo.changed_files(),
+        ["deploy/overlays/dev/kustomization.yaml"]
+    );
+    let changed = repo.changed_lines();
+    assert!(
+        !changed.is_empty()
+            && changed.len() <= 4
+            && changed
+                .iter()
+                .all(|l| l.contains("newTag: ") || l.contains("digest: ")),
+        "only the images entry changes: {changed:?}"
+    );
+    assert_eq!(repo.rendered_image("dev"), release);
+    let state = repo.state();
+    repo.run("bump-image", &["dev", &release]).ok();
+    assert_eq!(repo.state(), state, "second bump is a no-op");
+    repo.commit("bump dev");
+
+    repo.run("promote", &["dev", "staging"]).ok();
+    assert_eq!(
+        repo.changed_files(),
+        ["deploy/overlays/staging/kustomization.yaml"]
+    );
+    assert_eq!(repo.rendered_image("staging"), release);
+    repo.commit("promote to staging");
+
+    repo.run("promote", &["staging", "prod"]).ok();
+    assert_eq!(
+        repo.changed_files(),
+        ["deploy/overlays/prod/kustomization.yaml"]
+    );
+    assert_eq!(repo.rendered_image("prod"), release);
+    repo.run("promote", &["--check", "HEAD"]).ok();
+
+    let report = repo.run("render-diff", &["HEAD"]).ok().stdout;
+    let sections: Vec<&str> = report.lines().filter(|l| l.starts_with("#### ")).collect();
+    assert_eq!(sections, ["#### prod: 1 object(s) changed"], "{report}");
+    let changes: Vec<&str> = report
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(changes.len(), 2, "{report}");
+    assert!(
+        changes.iter().all(|l| l
+            .trim_start_matches(['+', '-'])
+            .trim_start()
+            .starts_with("image: ")),
+        "{report}"
+    );
+}
+
+#[test]
+fn real_prod_refuses_a_digest_staging_does_not_run() {
+    let repo = real_tree();
+    repo.run("bump-image", &["prod", &format!("{IMAGE}@{}", digest('f'))])
+        .ok();
+    repo.run("promote", &["--check", "HEAD"])
+        .refused("prod never ran it");
+}
