@@ -296,7 +296,7 @@ fn autoscaling_catches_wrong_bounds_and_replicas_fighting_the_hpa() {
     });
     assert_flags(
         availability::autoscaling(Env::Prod, &objs),
-        "spec.replicas Some(5) must equal the HPA's minReplicas 3",
+        "spec.replicas 5 must equal the HPA's minReplicas 3",
     );
     let mut objs = rendered(Env::Dev).to_vec();
     objs.retain(|o| o["kind"] != "HorizontalPodAutoscaler");
@@ -564,6 +564,24 @@ fn canary_analysis_catches_unguarded_conditions_and_unscoped_queries() {
         "every series selector must carry rollouts_pod_template_hash",
     );
     assert_flags(violations, "inconclusiveLimit must be set");
+}
+
+#[test]
+fn canary_analysis_catches_a_missing_traffic_floor() {
+    let objs = broken(
+        Env::Staging,
+        "AnalysisTemplate",
+        "greeter-canary-analysis",
+        |t| {
+            let query = at(t, "/spec/metrics/0/provider/prometheus/query");
+            let text = query.as_str().expect("query").to_string();
+            *query = json!(text[..text.find("and on()").expect("guarded query")].to_string());
+        },
+    );
+    assert_flags(
+        canary::canary_analysis(&objs),
+        "metric success-rate: query needs a minimum-traffic guard",
+    );
 }
 
 #[test]

@@ -117,15 +117,18 @@ pub fn autoscaling(env: Env, objs: &[Value]) -> Vec<String> {
             env.name()
         ));
     }
-    let replicas = find(objs, "Rollout", ROLLOUT).and_then(|r| r["spec"]["replicas"].as_i64());
-    if replicas != Some(got_min) {
-        v.push(format!("Rollout/{ROLLOUT}: spec.replicas {replicas:?} must equal the HPA's minReplicas {got_min}"));
+    let replicas = find(objs, "Rollout", ROLLOUT)
+        .map(|r| r["spec"]["replicas"].clone())
+        .unwrap_or_default();
+    if replicas.as_i64() != Some(got_min) {
+        v.push(format!("Rollout/{ROLLOUT}: spec.replicas {replicas} must equal the HPA's minReplicas {got_min}"));
     }
     v
 }
 
-/// Every Rollout/Deployment/StatefulSet with more than one replica allowed has a PDB selecting
-/// its pods, and no PDB blocks every eviction (minAvailable >= replicas or maxUnavailable 0).
+/// Every Rollout and Deployment (the stateless, horizontally scaled workloads) has a PDB
+/// selecting its pods, and no PDB blocks every eviction (minAvailable >= replicas or
+/// maxUnavailable 0), which would stall node drains.
 pub fn disruption_budgets(objs: &[Value]) -> Vec<String> {
     let mut v = Vec::new();
     let pdbs: Vec<&Value> = of_kind(objs, "PodDisruptionBudget").collect();

@@ -131,6 +131,12 @@ pub fn canary_analysis(objs: &[Value]) -> Vec<String> {
                 v.push(format!("{mid}: every series selector must carry {scope}"));
             }
         }
+        // `<ratio> and on() sum(increase(...)) >= N`: too little traffic yields no result at all.
+        if !(query.contains("and on()") && query.contains("increase(") && query.contains(">=")) {
+            v.push(format!(
+                "{mid}: query needs a minimum-traffic guard (... and on() sum(increase(...)) >= N)"
+            ));
+        }
         for condition in ["successCondition", "failureCondition"] {
             let c = m[condition].as_str().unwrap_or("");
             if !(c.contains("len(result) > 0") && c.contains("!isNaN(result[0])")) {
