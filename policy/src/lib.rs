@@ -1,6 +1,7 @@
 //! Shared loading for the policy tests: render a kustomization exactly as Argo CD does
 //! (`kubectl kustomize`, no plugins, no helm) and parse the output into JSON values.
 
+pub mod argocd;
 pub mod deploy;
 pub mod objects;
 

@@ -1,0 +1,297 @@
+//! How Applications sync: wave order (CRDs and controllers before their users), automation
+//! guards, and the notifications they subscribe to.
+
+use super::model::{annotation, group, id, kind, name, of_kind, str_at, sync_wave, App, Rendered};
+use serde_json::Value;
+
+/// The platform Application whose chart installs the CRD (and controller) for a kind.
+fn crd_provider(group: &str, kind: &str) -> Option<&'static str> {
+    match (group, kind) {
+        ("cert-manager.io", _) => Some("cert-manager"),
+        ("external-secrets.io", _) => Some("external-secrets"),
+        ("monitoring.coreos.com", _) => Some("kube-prometheus-stack"),
+        (
+            "argoproj.io",
+            "Rollout"
+            | "AnalysisTemplate"
+            | "ClusterAnalysisTemplate"
+            | "AnalysisRun"
+            | "Experiment",
+        ) => Some("argo-rollouts"),
+        _ => None,
+    }
+}
+
+/// An app of apps (the root): what it renders are Applications, whose own waves are checked.
+fn is_app_of_apps(app: &App, rendered: &Rendered) -> bool {
+    rendered
+        .get(&app.name)
+        .is_some_and(|objs| objs.iter().any(|o| kind(o) == "Application"))
+}
+
+/// Sync waves put every CRD provider before what uses its kinds: custom resources in argocd/ sync
+/// in a later wave than the Application installing their CRD, and may skip the dry run while the
+/// CRD does not exist yet; an Application whose source renders such kinds syncs after the
+/// provider too. argocd-cm (Application health, which makes waves wait) comes first.
+pub fn sync_waves(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
+    let mut violations = Vec::new();
+    let provider_wave = |provider: &str| apps.iter().find(|a| a.name == provider).map(|a| a.wave);
+    for obj in objects
+        .iter()
+        .filter(|o| !matches!(kind(o), "Application" | "ApplicationSet"))
+    {
+        let Some(provider) = crd_provider(group(obj), kind(obj)) else {
+            continue;
+        };
+        let wave = sync_wave(obj).unwrap_or_else(|e| {
+            violations.push(e);
+            0
+        });
+        match provider_wave(provider) {
+            None => violations.push(format!(
+                "{}: no Application {provider} installs its CRD",
+                id(obj)
+            )),
+            Some(p) if wave <= p => violations.push(format!(
+                "{}: sync wave {wave} is not after {provider}'s wave {p}",
+                id(obj)
+            )),
+            Some(_) => {}
+        }
+        let options = annotation(obj, "argocd.argoproj.io/sync-options").unwrap_or("");
+        if !options
+            .split(',')
+            .any(|o| o.trim() == "SkipDryRunOnMissingResource=true")
+        {
+            violations.push(format!(
+                "{}: needs SkipDryRunOnMissingResource=true (its CRD arrives in the same sync)",
+                id(obj)
+            ));
+        }
+    }
+    for app in apps.iter().filter(|a| !is_app_of_apps(a, rendered)) {
+        let providers = rendered
+            .get(&app.name)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| crd_provider(group(o), kind(o)));
+        for provider in providers
+            .filter(|p| *p != app.name)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            match provider_wave(provider) {
+                None => violations.push(format!(
+                    "{}: uses kinds of {provider}, which no Application installs",
+                    app.origin
+                )),
+                Some(p) if app.wave <= p => violations.push(format!(
+                    "{}: sync wave {} is not after {provider}'s wave {p}",
+                    app.origin, app.wave
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some(cm) = of_kind(objects, "ConfigMap").find(|c| name(c) == "argocd-cm") {
+        let first = sync_wave(cm).unwrap_or(0);
+        let argo_objects = objects
+            .iter()
+            .filter(|o| matches!(kind(o), "Application" | "ApplicationSet" | "AppProject"));
+        for obj in argo_objects.filter(|o| sync_wave(o).unwrap_or(0) <= first) {
+            violations.push(format!(
+                "{}: syncs no later than argocd-cm, whose health settings the waves rely on",
+                id(obj)
+            ));
+        }
+    }
+    violations
+}
+
+/// Guards against accidental mass deletion and drift: ApplicationSets never delete Applications
+/// and never cascade into their resources (argo-cd#28929); no Application carries the cascading
+/// resources finalizer; every Application self-heals and retries with backoff; child Applications
+/// prune what left git while the app of apps never prunes; an Application whose Rollout an HPA
+/// scales ignores (and respects ignoring) `/spec/replicas`.
+pub fn automation(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
+    let mut violations = Vec::new();
+    for appset in of_kind(objects, "ApplicationSet") {
+        let set = name(appset);
+        if !matches!(
+            str_at(appset, "/spec/syncPolicy/applicationsSync"),
+            "create-only" | "create-update"
+        ) {
+            violations.push(format!("ApplicationSet {set}: syncPolicy.applicationsSync must be create-update (never delete Applications)"));
+        }
+        if appset.pointer("/spec/syncPolicy/preserveResourcesOnDeletion")
+            != Some(&Value::Bool(true))
+        {
+            violations.push(format!(
+                "ApplicationSet {set}: syncPolicy.preserveResourcesOnDeletion must be true"
+            ));
+        }
+        let options = appset
+            .pointer("/spec/goTemplateOptions")
+            .and_then(Value::as_array);
+        if appset["spec"]["goTemplate"] != Value::Bool(true)
+            || !options.is_some_and(|o| o.contains(&"missingkey=error".into()))
+        {
+            violations.push(format!("ApplicationSet {set}: goTemplate with missingkey=error, so a typo fails instead of rendering empty"));
+        }
+    }
+    for app in apps {
+        let policy = &app.spec()["syncPolicy"];
+        let finalizers = app
+            .object
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array);
+        if finalizers.is_some_and(|f| {
+            f.iter().any(|f| {
+                f.as_str()
+                    .is_some_and(|f| f.starts_with("resources-finalizer"))
+            })
+        }) {
+            violations.push(format!(
+                "{}: resources finalizer would delete every resource with the Application",
+                app.origin
+            ));
+        }
+        if policy.pointer("/automated/selfHeal") != Some(&Value::Bool(true)) {
+            violations.push(format!(
+                "{}: automated sync with selfHeal is required",
+                app.origin
+            ));
+        }
+        let prune = policy.pointer("/automated/prune") == Some(&Value::Bool(true));
+        match (is_app_of_apps(app, rendered), prune) {
+            (true, true) => violations.push(format!(
+                "{}: the app of apps must not prune (a deleted file would delete an environment)",
+                app.origin
+            )),
+            (false, false) => violations.push(format!(
+                "{}: automated prune is required (git is the source of truth)",
+                app.origin
+            )),
+            _ => {}
+        }
+        let retry = &policy["retry"];
+        let backoff_ok = retry["limit"].as_i64().is_some_and(|l| l > 0)
+            && !str_at(retry, "/backoff/duration").is_empty()
+            && retry
+                .pointer("/backoff/factor")
+                .and_then(Value::as_i64)
+                .is_some_and(|f| f >= 2)
+            && !str_at(retry, "/backoff/maxDuration").is_empty();
+        if !backoff_ok {
+            violations.push(format!("{}: retry needs a limit and an exponential backoff (duration, factor >= 2, maxDuration)", app.origin));
+        }
+        let hpa_scales_rollout = rendered.get(&app.name).into_iter().flatten().any(|o| {
+            kind(o) == "HorizontalPodAutoscaler"
+                && str_at(o, "/spec/scaleTargetRef/kind") == "Rollout"
+        });
+        if hpa_scales_rollout {
+            let ignored = app.spec()["ignoreDifferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| {
+                    str_at(d, "/group") == "argoproj.io"
+                        && str_at(d, "/kind") == "Rollout"
+                        && d["jsonPointers"]
+                            .as_array()
+                            .is_some_and(|p| p.contains(&"/spec/replicas".into()))
+                });
+            if !ignored || !app.has_sync_option("RespectIgnoreDifferences=true") {
+                violations.push(format!(
+                    "{}: an HPA scales the Rollout: ignoreDifferences on Rollout /spec/replicas with RespectIgnoreDifferences=true",
+                    app.origin
+                ));
+            }
+        }
+    }
+    violations
+}
+
+/// Every Application subscribes to sync failures and degraded health, and those that deploy a
+/// Rollout also to successful deploys; each subscribed trigger, its templates and the service are
+/// defined in argocd-notifications-cm.
+pub fn notifications(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
+    const PREFIX: &str = "notifications.argoproj.io/subscribe.";
+    let mut violations = Vec::new();
+    let Some(cm) = of_kind(objects, "ConfigMap").find(|c| name(c) == "argocd-notifications-cm")
+    else {
+        return vec!["argocd-notifications-cm is not part of argocd/".into()];
+    };
+    let data = &cm["data"];
+    for app in apps {
+        let annotations = app
+            .object
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object);
+        let subscriptions: Vec<(&str, &str, &str)> = annotations
+            .into_iter()
+            .flatten()
+            .filter_map(|(key, channel)| {
+                let (trigger, service) = key.strip_prefix(PREFIX)?.split_once('.')?;
+                Some((trigger, service, channel.as_str().unwrap_or("")))
+            })
+            .collect();
+        let deploys_rollout = rendered
+            .get(&app.name)
+            .into_iter()
+            .flatten()
+            .any(|o| kind(o) == "Rollout");
+        let required = ["on-sync-failed", "on-health-degraded"]
+            .into_iter()
+            .chain(deploys_rollout.then_some("on-deployed"));
+        for trigger in required {
+            if !subscriptions.iter().any(|(t, _, _)| *t == trigger) {
+                violations.push(format!(
+                    "{}: no notification subscription for {trigger}",
+                    app.origin
+                ));
+            }
+        }
+        for (trigger, service, channel) in subscriptions {
+            if channel.is_empty() {
+                violations.push(format!(
+                    "{}: {trigger}.{service} subscription has no channel",
+                    app.origin
+                ));
+            }
+            if data.get(format!("service.{service}")).is_none() {
+                violations.push(format!(
+                    "{}: notification service {service} is not configured",
+                    app.origin
+                ));
+            }
+            let Some(definition) = data
+                .get(format!("trigger.{trigger}"))
+                .and_then(Value::as_str)
+            else {
+                violations.push(format!(
+                    "{}: trigger {trigger} is not defined in argocd-notifications-cm",
+                    app.origin
+                ));
+                continue;
+            };
+            let conditions: Vec<Value> = serde_yaml_ng::from_str(definition).unwrap_or_default();
+            let templates: Vec<&str> = conditions
+                .iter()
+                .flat_map(|c| c["send"].as_array().into_iter().flatten())
+                .filter_map(Value::as_str)
+                .collect();
+            if templates.is_empty() {
+                violations.push(format!("trigger {trigger}: sends no template"));
+            }
+            for template in templates
+                .into_iter()
+                .filter(|t| data.get(format!("template.{t}")).is_none())
+            {
+                violations.push(format!(
+                    "trigger {trigger}: template {template} is not defined"
+                ));
+            }
+        }
+    }
+    violations
+}
