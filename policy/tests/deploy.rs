@@ -792,3 +792,9 @@ fn validate_fails_on_an_unknown_field_in_a_custom_resource() {
     let (ok, text) = validate_fixture("validate-crd-typo");
     assert!(!ok && text.contains("'intervall' was unexpected"), "{text}");
 }
+
+#[test]
+fn validate_fails_on_a_root_that_does_not_render() {
+    let (ok, text) = validate_fixture("validate-render-error");
+    assert!(!ok && text.contains("does not render") && text.contains("rollout.yaml"), "{text}");
+}
