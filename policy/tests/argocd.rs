@@ -387,6 +387,7 @@ fn incomplete_manifest_generate_paths_are_caught() {
         &[
             "Application overlay-only: manifest-generate-paths \".\" misses policy/tests/fixtures/argocd/kustomize/base",
             "Application unannotated: no argocd.argoproj.io/manifest-generate-paths annotation",
+            "Application unwatched-values: manifest-generate-paths \"/deploy\" misses argocd/platform/values",
         ],
     );
 }
@@ -451,4 +452,40 @@ fn unresolvable_external_secrets_are_caught() {
             "ExternalSecret/namespaced-store in fixture-dev: reads SecretStore \"local\"",
         ],
     );
+}
+
+/// scripts/validate (which also validates argocd/ as a root) rejects a misspelled field in every
+/// Argo CD and platform kind argocd/ uses, against ../shared/schemas/crds.
+#[test]
+fn schema_validation_rejects_typos_in_argocd_kinds() {
+    let fixture = repo_root().join("policy/tests/fixtures/argocd/kustomize/schema-typos");
+    let output = std::process::Command::new(repo_root().join("scripts/validate"))
+        .arg(&fixture)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/validate: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !text.contains("is not installed"),
+        "scripts/validate needs its tools: run scripts/setup\n{text}"
+    );
+    assert!(
+        !output.status.success(),
+        "scripts/validate accepted the typos:\n{text}"
+    );
+    for typo in [
+        "'automatic' was unexpected",
+        "'preserveResourcesOnDeletion' was unexpected",
+        "'syncWindow' was unexpected",
+        "'solver' was unexpected",
+        "'datas' was unexpected",
+    ] {
+        assert!(
+            text.contains(typo),
+            "scripts/validate did not report {typo}:\n{text}"
+        );
+    }
 }

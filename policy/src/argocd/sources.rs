@@ -154,48 +154,69 @@ fn helm_value_files(source: &Value) -> impl Iterator<Item = &str> {
         .filter_map(Value::as_str)
 }
 
-/// Every Application with an in-repo kustomization declares
-/// `argocd.argoproj.io/manifest-generate-paths`, and the paths cover every directory its
-/// kustomization builds on (so a commit there refreshes it, and unrelated commits do not).
+/// Every Application reading this repository (a kustomization path, or Helm value files through a
+/// `ref` source) declares `argocd.argoproj.io/manifest-generate-paths`, and the paths cover every
+/// directory it builds on: a commit there refreshes it, unrelated commits do not.
 pub fn manifest_generate_paths(apps: &[App], repo_root: &Path) -> Vec<String> {
     let mut violations = Vec::new();
     for app in apps {
-        for source in app
-            .sources()
-            .into_iter()
+        let sources = app.sources();
+        let mut needed = BTreeSet::new();
+        let mut app_path = None;
+        for source in sources
+            .iter()
             .filter(|s| str_at(s, "/repoURL") == THIS_REPO)
         {
-            let Some(path) = source.get("path").and_then(Value::as_str) else {
-                continue;
-            };
-            let Some(annotation) = app.annotation("argocd.argoproj.io/manifest-generate-paths")
-            else {
-                violations.push(format!(
-                    "{}: no argocd.argoproj.io/manifest-generate-paths annotation",
-                    app.origin
-                ));
-                continue;
-            };
-            let watched: Vec<PathBuf> = annotation
-                .split(';')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| match p.strip_prefix('/') {
-                    Some(absolute) => normalize(Path::new(absolute)),
-                    None => normalize(&Path::new(path).join(p)),
-                })
-                .collect();
-            let mut needed = BTreeSet::new();
-            kustomization_dirs(repo_root, &normalize(Path::new(path)), &mut needed);
-            for dir in needed {
-                if !watched.iter().any(|w| dir.starts_with(w)) {
-                    violations.push(format!(
-                        "{}: manifest-generate-paths {annotation:?} misses {} (the kustomization builds on it)",
-                        app.origin,
-                        dir.display()
-                    ));
-                }
+            if let Some(path) = source.get("path").and_then(Value::as_str) {
+                app_path = Some(path);
+                kustomization_dirs(repo_root, &normalize(Path::new(path)), &mut needed);
             }
+        }
+        for value_file in sources.iter().flat_map(|s| helm_value_files(s)) {
+            let Some((reference, file)) =
+                value_file.strip_prefix('$').and_then(|v| v.split_once('/'))
+            else {
+                continue;
+            };
+            if sources
+                .iter()
+                .any(|s| str_at(s, "/ref") == reference && str_at(s, "/repoURL") == THIS_REPO)
+            {
+                needed.insert(normalize(Path::new(file).parent().unwrap_or(Path::new(""))));
+            }
+        }
+        if needed.is_empty() {
+            continue;
+        }
+        let Some(annotation) = app.annotation("argocd.argoproj.io/manifest-generate-paths") else {
+            violations.push(format!(
+                "{}: no argocd.argoproj.io/manifest-generate-paths annotation",
+                app.origin
+            ));
+            continue;
+        };
+        let watched: Vec<PathBuf> = annotation
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.strip_prefix('/') {
+                Some(absolute) => normalize(Path::new(absolute)),
+                // Relative paths are relative to the source path (Argo CD ignores them without one).
+                None => {
+                    app_path.map_or_else(PathBuf::new, |base| normalize(&Path::new(base).join(p)))
+                }
+            })
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        for dir in needed
+            .into_iter()
+            .filter(|d| !watched.iter().any(|w| d.starts_with(w)))
+        {
+            violations.push(format!(
+                "{}: manifest-generate-paths {annotation:?} misses {} (the app builds on it)",
+                app.origin,
+                dir.display()
+            ));
         }
     }
     violations
