@@ -171,3 +171,27 @@ pub fn has_port(obj: &Value, port: &Value) -> bool {
         _ => false,
     }
 }
+
+/// A Kubernetes resource quantity as a number ("250m" → 0.25, "128Mi" → 134217728, "1G" → 1e9).
+pub fn quantity(q: &Value) -> Option<f64> {
+    if let Some(n) = q.as_f64() {
+        return Some(n);
+    }
+    let s = q.as_str()?;
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (number, suffix) = s.split_at(split);
+    let factor = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    number.parse::<f64>().ok().map(|n| n * factor)
+}

@@ -54,7 +54,7 @@ fn assert_flags(violations: Vec<String>, expected: &str) {
 
 type Check = fn(Env, &[Value]) -> Vec<String>;
 
-const CHECKS: [(&str, Check); 23] = [
+const CHECKS: [(&str, Check); 24] = [
     ("pod_security", |_, o| security::pod_security(o)),
     ("namespaces", security::namespaces),
     ("no_secret_data", |_, o| security::no_secret_data(o)),
@@ -84,6 +84,7 @@ const CHECKS: [(&str, Check); 23] = [
     ("canary_strategy", |_, o| canary::canary_strategy(o)),
     ("canary_analysis", |_, o| canary::canary_analysis(o)),
     ("monitoring_hooks", |_, o| canary::monitoring_hooks(o)),
+    ("services_contract", |_, o| canary::services_contract(o)),
     ("config_and_secrets", config::config_and_secrets),
     ("redis", config::redis),
     ("ingress", config::ingress),
@@ -106,6 +107,7 @@ fn every_overlay_passes_every_policy() {
     }
     let trees: Vec<(Env, &[Value])> = Env::ALL.iter().map(|e| (*e, rendered(*e))).collect();
     failures.extend(canary::steps_grow_cautious(&trees));
+    failures.extend(availability::resources_grow(&trees));
     assert!(
         failures.is_empty(),
         "policy violations:\n{}",
@@ -280,6 +282,42 @@ fn resources_catch_a_missing_memory_limit() {
         availability::resources(&objs),
         "resources.limits.memory missing",
     );
+}
+
+#[test]
+fn resources_catch_a_limit_below_the_request() {
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(
+            r,
+            "/spec/template/spec/containers/0/resources/limits/memory",
+        ) = json!("100Mi");
+    });
+    assert_flags(
+        availability::resources(&objs),
+        "memory limit below its request",
+    );
+}
+
+#[test]
+fn resources_grow_catches_prod_smaller_than_staging() {
+    let trees = [
+        (Env::Staging, rendered(Env::Prod)),
+        (Env::Prod, rendered(Env::Dev)),
+    ];
+    assert_flags(
+        availability::resources_grow(&trees),
+        "greeter requests shrink from staging",
+    );
+}
+
+#[test]
+fn quantities_parse_like_kubernetes() {
+    use policy::objects::quantity;
+    assert_eq!(quantity(&json!("250m")), Some(0.25));
+    assert_eq!(quantity(&json!("128Mi")), Some(134_217_728.0));
+    assert_eq!(quantity(&json!("1G")), Some(1e9));
+    assert_eq!(quantity(&json!(2)), Some(2.0));
+    assert_eq!(quantity(&json!("12parsecs")), None);
 }
 
 #[test]
@@ -612,6 +650,20 @@ fn monitoring_hooks_catch_missing_pod_template_hash_label() {
 }
 
 #[test]
+fn services_contract_catches_renamed_ports() {
+    let objs = broken(Env::Dev, "Service", "greeter-canary", |s| {
+        *at(s, "/spec/ports/0/targetPort") = json!(8080);
+        *at(s, "/spec/ports/1/name") = json!("prometheus");
+    });
+    let violations = canary::services_contract(&objs);
+    assert_flags(
+        violations.clone(),
+        "Service/greeter-canary: needs port http with targetPort http",
+    );
+    assert_flags(violations, "Service/greeter-canary: needs port metrics");
+}
+
+#[test]
 fn steps_grow_cautious_catches_staging_less_careful_than_dev() {
     let trees = [
         (Env::Dev, rendered(Env::Staging)),
@@ -796,5 +848,8 @@ fn validate_fails_on_an_unknown_field_in_a_custom_resource() {
 #[test]
 fn validate_fails_on_a_root_that_does_not_render() {
     let (ok, text) = validate_fixture("validate-render-error");
-    assert!(!ok && text.contains("does not render") && text.contains("rollout.yaml"), "{text}");
+    assert!(
+        !ok && text.contains("does not render") && text.contains("rollout.yaml"),
+        "{text}"
+    );
 }

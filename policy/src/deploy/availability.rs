@@ -2,7 +2,8 @@
 
 use super::{Env, CONFIG_MAP, ROLLOUT};
 use crate::objects::{
-    containers, find, id, kind, name, of_kind, pod_labels, pod_spec, selector_matches, workloads,
+    containers, find, id, kind, name, of_kind, pod_labels, pod_spec, quantity, selector_matches,
+    workloads,
 };
 use serde_json::Value;
 
@@ -65,12 +66,25 @@ pub fn greeter_probes_and_shutdown(objs: &[Value]) -> Vec<String> {
     v
 }
 
-/// Every container sets CPU and memory requests and a memory limit.
+/// Every container sets CPU and memory requests and a memory limit no lower than its request.
 pub fn resources(objs: &[Value]) -> Vec<String> {
     let mut v = Vec::new();
     for (w, spec) in workloads(objs) {
         for c in containers(spec) {
             let r = &c["resources"];
+            let (request, limit) = (
+                quantity(&r["requests"]["memory"]),
+                quantity(&r["limits"]["memory"]),
+            );
+            if let (Some(request), Some(limit)) = (request, limit) {
+                if limit < request {
+                    v.push(format!(
+                        "{} container {}: memory limit below its request",
+                        id(w),
+                        c["name"].as_str().unwrap_or("?")
+                    ));
+                }
+            }
             for field in ["/requests/cpu", "/requests/memory", "/limits/memory"] {
                 if r.pointer(field).is_none_or(Value::is_null) {
                     v.push(format!(
@@ -206,6 +220,38 @@ pub fn topology(env: Env, objs: &[Value]) -> Vec<String> {
             v.push(format!(
                 "Rollout/{ROLLOUT}: spread constraint on {} does not select its own pods",
                 c["topologyKey"]
+            ));
+        }
+    }
+    v
+}
+
+/// The greeter container's requests (CPU, memory) never shrink from dev to staging to prod.
+pub fn resources_grow(envs: &[(Env, &[Value])]) -> Vec<String> {
+    let requests = |objs: &[Value]| {
+        let spec = find(objs, "Rollout", ROLLOUT)
+            .and_then(pod_spec)
+            .cloned()
+            .unwrap_or_default();
+        let c = containers(&spec)
+            .find(|c| c["name"] == "greeter")
+            .cloned()
+            .unwrap_or_default();
+        let r = &c["resources"]["requests"];
+        (
+            quantity(&r["cpu"]).unwrap_or(0.0),
+            quantity(&r["memory"]).unwrap_or(0.0),
+        )
+    };
+    let mut v = Vec::new();
+    for pair in envs.windows(2) {
+        let ((a, a_objs), (b, b_objs)) = (pair[0], pair[1]);
+        let (ra, rb) = (requests(a_objs), requests(b_objs));
+        if rb.0 < ra.0 || rb.1 < ra.1 {
+            v.push(format!(
+                "greeter requests shrink from {} {ra:?} to {} {rb:?}",
+                a.name(),
+                b.name()
             ));
         }
     }

@@ -1,7 +1,7 @@
 //! The canary: Rollout strategy, the Prometheus analysis gating it, the metrics it reads, and
 //! the schedule growing more cautious from dev to prod.
 
-use super::{Env, ANALYSIS_TEMPLATE, ROLLOUT};
+use super::{Env, ANALYSIS_TEMPLATE, CANARY_SERVICE, ROLLOUT, STABLE_SERVICE};
 use crate::objects::{find, id, of_kind};
 use serde_json::Value;
 
@@ -152,6 +152,29 @@ pub fn canary_analysis(objs: &[Value]) -> Vec<String> {
             if m[field].is_null() {
                 v.push(format!("{mid}: {field} must be set"));
             }
+        }
+    }
+    v
+}
+
+/// greeter-stable and greeter-canary (the contract) expose port `http` to the container port
+/// `http`, and port `metrics`.
+pub fn services_contract(objs: &[Value]) -> Vec<String> {
+    let mut v = Vec::new();
+    for svc_name in [STABLE_SERVICE, CANARY_SERVICE] {
+        let Some(svc) = find(objs, "Service", svc_name) else {
+            v.push(format!("Service/{svc_name} is not rendered"));
+            continue;
+        };
+        let ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
+        if !ports
+            .iter()
+            .any(|p| p["name"] == "http" && p["targetPort"] == "http")
+        {
+            v.push(format!("{}: needs port http with targetPort http", id(svc)));
+        }
+        if !ports.iter().any(|p| p["name"] == "metrics") {
+            v.push(format!("{}: needs port metrics", id(svc)));
         }
     }
     v
