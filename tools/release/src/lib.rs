@@ -10,3 +10,4 @@ pub mod kustomize;
 pub mod overlay;
 pub mod promote;
 pub mod render_diff;
+pub mod workflow_policy;
