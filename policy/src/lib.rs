@@ -4,6 +4,7 @@
 pub mod argocd;
 pub mod deploy;
 pub mod objects;
+pub mod observability;
 
 use serde::Deserialize;
 use serde_json::Value;
