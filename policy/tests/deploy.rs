@@ -54,7 +54,7 @@ fn assert_flags(violations: Vec<String>, expected: &str) {
 
 type Check = fn(Env, &[Value]) -> Vec<String>;
 
-const CHECKS: [(&str, Check); 24] = [
+const CHECKS: [(&str, Check); 25] = [
     ("pod_security", |_, o| security::pod_security(o)),
     ("namespaces", security::namespaces),
     ("no_secret_data", |_, o| security::no_secret_data(o)),
@@ -85,6 +85,7 @@ const CHECKS: [(&str, Check); 24] = [
     ("canary_analysis", |_, o| canary::canary_analysis(o)),
     ("monitoring_hooks", |_, o| canary::monitoring_hooks(o)),
     ("services_contract", |_, o| canary::services_contract(o)),
+    ("analysis_promql", |_, o| canary::analysis_promql(o)),
     ("config_and_secrets", config::config_and_secrets),
     ("redis", config::redis),
     ("ingress", config::ingress),
@@ -636,6 +637,26 @@ fn canary_analysis_requires_success_rate_and_latency() {
         },
     );
     assert_flags(canary::canary_analysis(&objs), "needs a p95 latency query");
+}
+
+#[test]
+fn analysis_promql_catches_a_query_that_does_not_parse() {
+    let objs = broken(
+        Env::Prod,
+        "AnalysisTemplate",
+        "greeter-canary-analysis",
+        |t| {
+            let query = at(t, "/spec/metrics/1/provider/prometheus/query");
+            *query = json!(query
+                .as_str()
+                .expect("query")
+                .replacen("sum by (le)", "sum by (le", 1));
+        },
+    );
+    assert_flags(
+        canary::analysis_promql(&objs),
+        "analysis queries are not valid PromQL",
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 
 use super::{Env, ANALYSIS_TEMPLATE, CANARY_SERVICE, ROLLOUT, STABLE_SERVICE};
 use crate::objects::{find, id, of_kind};
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::process::Command;
 
 /// The greeter Rollout is a traffic-routed canary (nginx) with background analysis on the
 /// canary's pod template hash, dynamic stable scaling, an abort scale-down delay and a rollback
@@ -266,4 +267,39 @@ pub fn steps_grow_cautious(envs: &[(Env, &[Value])]) -> Vec<String> {
         }
     }
     v
+}
+
+/// Every Prometheus query of the analysis templates parses as PromQL (`promtool check rules` on
+/// a temporary rule file), so a typo fails here and not in the middle of a rollout.
+/// Panics with an install hint when promtool is missing.
+pub fn analysis_promql(objs: &[Value]) -> Vec<String> {
+    let rules: Vec<Value> = of_kind(objs, "AnalysisTemplate")
+        .flat_map(|t| t["spec"]["metrics"].as_array().cloned().unwrap_or_default())
+        .filter_map(|m| m.pointer("/provider/prometheus/query").cloned())
+        .enumerate()
+        .map(|(i, query)| json!({"record": format!("analysis_query_{i}"), "expr": query}))
+        .collect();
+    let file = std::env::temp_dir().join(format!(
+        "policy-analysis-promql-{}-{:?}.yaml",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let text = serde_json::to_string(&json!({"groups": [{"name": "analysis", "rules": rules}]}))
+        .expect("serialisable");
+    std::fs::write(&file, text).expect("write a temporary rule file");
+    let output = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run promtool (install Debian package prometheus, or run scripts/setup): {e}"));
+    let _ = std::fs::remove_file(&file);
+    if output.status.success() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "analysis queries are not valid PromQL: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )]
+    }
 }
