@@ -2,6 +2,7 @@
 # Shared helpers for the scripts in this folder. Source it; do not run it.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 VENV="$ROOT/.venv"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
