@@ -8,12 +8,14 @@
 mod access;
 mod model;
 mod ordering;
+mod references;
 mod secrets;
 mod sources;
 
 pub use access::{destinations, project_resources, project_roles, sync_windows};
 pub use model::{expand_applications, glob_match, render_dir, App, Rendered};
 pub use ordering::{automation, notifications, sync_waves};
+pub use references::{helm_values, platform_references};
 pub use secrets::secret_stores;
 pub use sources::{
     chart_versions, is_exact_version, manifest_generate_paths, render_in_repo_sources, source_repos,

@@ -489,3 +489,47 @@ fn schema_validation_rejects_typos_in_argocd_kinds() {
         );
     }
 }
+
+#[test]
+fn rendered_objects_find_what_the_platform_provides() {
+    let tree = argocd_tree();
+    assert_clean(argocd::platform_references(
+        &tree.apps,
+        &tree.objects,
+        &tree.rendered,
+        &repo_root(),
+    ));
+}
+
+#[test]
+fn dangling_platform_references_are_caught() {
+    let tree = fixture("references.yaml");
+    assert_caught(
+        argocd::platform_references(&tree.apps, &tree.objects, &tree.rendered, &repo_root()),
+        &[
+            "Application web Ingress/web: cluster-issuer letsencrypt-prod is not a ClusterIssuer in argocd/",
+            "Application web Ingress/web: ingressClassName \"nginx\" is not the class ingress-nginx provides (\"public\")",
+            "Application web ServiceMonitor/web: is not selected by Prometheus",
+            "Application web ConfigMap/web-config: OTEL_EXPORTER_OTLP_ENDPOINT http://otel-collector.observability.svc:4318 is not the collector (http://collector-opentelemetry-collector.telemetry.svc:4318)",
+        ],
+    );
+}
+
+#[test]
+fn helm_values_merge_files_then_inline_values_like_helm() {
+    let tree = fixture("references.yaml");
+    let telemetry = tree
+        .apps
+        .iter()
+        .find(|a| a.name == "telemetry")
+        .expect("telemetry app");
+    let values = argocd::helm_values(telemetry, &repo_root()).expect("values");
+    assert_eq!(values, serde_json::json!({"mode": "deployment"}));
+    let real = argocd_tree()
+        .apps
+        .iter()
+        .find(|a| a.name == "opentelemetry-collector")
+        .expect("collector app");
+    let values = argocd::helm_values(real, &repo_root()).expect("values");
+    assert_eq!(values["fullnameOverride"], "otel-collector");
+}

@@ -329,14 +329,16 @@ fn window_matches(window: &Value, app: &App) -> bool {
             cluster.into_iter().filter(|c| !c.is_empty()).collect(),
         ),
     ];
-    let mut results = selectors
+    let results: Vec<bool> = selectors
         .iter()
         .filter(|(patterns, _)| !patterns.is_empty())
-        .map(|(patterns, values)| patterns.iter().any(|p| values.iter().any(|v| glob(p, v))));
+        .map(|(patterns, values)| patterns.iter().any(|p| values.iter().any(|v| glob(p, v))))
+        .collect();
+    // A window without selectors applies to nothing.
     if window["andOperator"].as_bool() == Some(true) {
-        results.all(|m| m)
+        !results.is_empty() && results.iter().all(|m| *m)
     } else {
-        results.any(|m| m)
+        results.iter().any(|m| *m)
     }
 }
 
