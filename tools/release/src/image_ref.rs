@@ -59,9 +59,14 @@ impl ImageRef {
         }
     }
 
-    /// The source revision encoded in a `sha-<hex>` tag, if any.
-    pub fn revision(&self) -> Option<&str> {
-        self.tag.as_deref().and_then(|tag| tag.strip_prefix("sha-"))
+    /// The git revision the image was built from, from its tag: the commit of `sha-<hex>`, or the
+    /// git tag `v<semver>` the release workflow built `<semver>` from.
+    pub fn revision(&self) -> Option<String> {
+        let tag = self.tag.as_deref()?;
+        Some(
+            tag.strip_prefix("sha-")
+                .map_or_else(|| format!("v{tag}"), str::to_string),
+        )
     }
 }
 
@@ -152,7 +157,9 @@ mod tests {
             both.to_string(),
             format!("{GREETER_IMAGE}:sha-abc1234@{DIGEST}")
         );
-        assert_eq!(both.revision(), Some("abc1234"));
+        assert_eq!(both.revision().as_deref(), Some("abc1234"));
+        let semver = ImageRef::parse(&format!("{GREETER_IMAGE}:1.4.0@{DIGEST}")).unwrap();
+        assert_eq!(semver.revision().as_deref(), Some("v1.4.0"));
         assert!(ImageRef::parse(&format!("{GREETER_IMAGE}@{DIGEST}"))
             .unwrap()
             .tag

@@ -112,7 +112,7 @@ pub fn summary(repo: &Path, promotion: &Promotion) -> String {
             }) {
                 let _ = writeln!(text, "([compare]({url}/compare/{old}...{new}))");
             }
-            match (git::resolve_commit(repo, old), git::resolve_commit(repo, new)) {
+            match (git::resolve_commit(repo, &old), git::resolve_commit(repo, &new)) {
                 (Some(old), Some(new)) => {
                     let commits = git::log_oneline(repo, &old, &new, &["service", "Cargo.toml", "Cargo.lock"]).unwrap_or_default();
                     let _ = writeln!(text, "\n{} commit(s) changing the service:\n", commits.len());
@@ -126,7 +126,7 @@ pub fn summary(repo: &Path, promotion: &Promotion) -> String {
                 _ => text.push_str("\nThe commits are not in this clone's history (fetch with full depth to list them).\n"),
             }
         }
-        _ => text.push_str("Commit range: unknown (an image without a `sha-<commit>` tag).\n"),
+        _ => text.push_str("Commit range: unknown (an image without a release tag).\n"),
     }
     text
 }

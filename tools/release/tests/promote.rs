@@ -113,6 +113,33 @@ fn summary_shows_old_and_new_digests_and_the_commit_range() {
         "{body}"
     );
     assert!(!body.contains("unrelated"), "{body}");
+
+    // Semver-tagged images resolve through the git tag the release workflow built them from.
+    repo.git(&["tag", "v1.1.0", &new]);
+    repo.commit("promoted");
+    repo.run(
+        "bump-image",
+        &["dev", &format!("{IMAGE}:1.1.0@{}", digest('c'))],
+    )
+    .ok();
+    repo.commit("dev on a release");
+    let summary = repo.file("summary.md");
+    repo.run(
+        "promote",
+        &[
+            "dev",
+            "staging",
+            "--summary-file",
+            summary.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    let body = std::fs::read_to_string(summary).unwrap();
+    assert!(
+        body.contains(&format!("Commit range: `{new}..v1.1.0`")),
+        "{body}"
+    );
+    assert!(body.contains("0 commit(s) changing the service"), "{body}");
 }
 
 #[test]
