@@ -325,6 +325,7 @@ fn sync_waves_order_crds_before_their_users() {
         &tree.apps,
         &tree.objects,
         &tree.rendered,
+        &repo_root(),
     ));
 }
 
@@ -332,7 +333,7 @@ fn sync_waves_order_crds_before_their_users() {
 fn misordered_sync_waves_are_caught() {
     let tree = fixture("waves.yaml");
     assert_caught(
-        argocd::sync_waves(&tree.apps, &tree.objects, &tree.rendered),
+        argocd::sync_waves(&tree.apps, &tree.objects, &tree.rendered, &repo_root()),
         &[
             "ClusterIssuer/same-wave: sync wave -20 is not after cert-manager's wave -20",
             "ClusterIssuer/same-wave: needs SkipDryRunOnMissingResource=true",
@@ -340,6 +341,7 @@ fn misordered_sync_waves_are_caught() {
             "ClusterSecretStore/no-provider: no Application external-secrets installs its CRD",
             "Application too-early: sync wave -30 is not after argo-rollouts's wave -20",
             "AppProject/default: syncs no later than argocd-cm",
+            "Application cert-manager: uses kinds of kube-prometheus-stack, which no Application installs",
         ],
     );
 }

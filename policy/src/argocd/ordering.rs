@@ -2,7 +2,10 @@
 //! guards, and the notifications they subscribe to.
 
 use super::model::{annotation, group, id, kind, name, of_kind, str_at, sync_wave, App, Rendered};
+use super::references::helm_values;
 use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
 
 /// The platform Application whose chart installs the CRD (and controller) for a kind.
 fn crd_provider(group: &str, kind: &str) -> Option<&'static str> {
@@ -31,9 +34,14 @@ fn is_app_of_apps(app: &App, rendered: &Rendered) -> bool {
 
 /// Sync waves put every CRD provider before what uses its kinds: custom resources in argocd/ sync
 /// in a later wave than the Application installing their CRD, and may skip the dry run while the
-/// CRD does not exist yet; an Application whose source renders such kinds syncs after the
-/// provider too. argocd-cm (Application health, which makes waves wait) comes first.
-pub fn sync_waves(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
+/// CRD does not exist yet; an Application whose source renders such kinds, or whose chart values
+/// switch on ServiceMonitors and the like, syncs after the provider too. argocd-cm (Application health, which makes waves wait) comes first.
+pub fn sync_waves(
+    apps: &[App],
+    objects: &[Value],
+    rendered: &Rendered,
+    repo_root: &Path,
+) -> Vec<String> {
     let mut violations = Vec::new();
     let provider_wave = |provider: &str| apps.iter().find(|a| a.name == provider).map(|a| a.wave);
     for obj in objects
@@ -70,15 +78,20 @@ pub fn sync_waves(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<S
         }
     }
     for app in apps.iter().filter(|a| !is_app_of_apps(a, rendered)) {
-        let providers = rendered
+        let mut providers: BTreeSet<&str> = rendered
             .get(&app.name)
             .into_iter()
             .flatten()
-            .filter_map(|o| crd_provider(group(o), kind(o)));
-        for provider in providers
-            .filter(|p| *p != app.name)
-            .collect::<std::collections::BTreeSet<_>>()
-        {
+            .filter_map(|o| crd_provider(group(o), kind(o)))
+            .collect();
+        match helm_values(app, repo_root) {
+            Ok(values) if enables_prometheus_operator_objects(&values) => {
+                providers.insert("kube-prometheus-stack");
+            }
+            Ok(_) => {}
+            Err(e) => violations.push(e),
+        }
+        for provider in providers.into_iter().filter(|p| *p != app.name) {
             match provider_wave(provider) {
                 None => violations.push(format!(
                     "{}: uses kinds of {provider}, which no Application installs",
@@ -105,6 +118,23 @@ pub fn sync_waves(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<S
         }
     }
     violations
+}
+
+/// Whether chart values switch on a ServiceMonitor, PodMonitor or PrometheusRule (charts spell the
+/// key in different cases, at different depths).
+fn enables_prometheus_operator_objects(values: &Value) -> bool {
+    match values {
+        Value::Object(fields) => fields.iter().any(|(key, value)| {
+            let monitoring_key = matches!(
+                key.to_ascii_lowercase().as_str(),
+                "servicemonitor" | "podmonitor" | "prometheusrule"
+            );
+            (monitoring_key && value["enabled"] == Value::Bool(true))
+                || enables_prometheus_operator_objects(value)
+        }),
+        Value::Array(items) => items.iter().any(enables_prometheus_operator_objects),
+        _ => false,
+    }
 }
 
 /// Guards against accidental mass deletion and drift: ApplicationSets never delete Applications
