@@ -263,3 +263,80 @@ fn lint_workflows_fails_on_schema_errors_and_security_findings() {
         String::from_utf8_lossy(&audit.stdout)
     );
 }
+
+fn workflow(name: &str) -> serde_json::Value {
+    let text = fs::read_to_string(repo_root().join(".github/workflows").join(name)).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+/// Every step of every job of a workflow, with the job it belongs to.
+fn steps(workflow: &serde_json::Value) -> Vec<(&serde_json::Value, &serde_json::Value)> {
+    let jobs = workflow["jobs"].as_object().unwrap();
+    jobs.values()
+        .flat_map(|job| {
+            job["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |step| (job, step))
+        })
+        .collect()
+}
+
+#[test]
+fn bump_and_promotion_prs_use_one_fixed_branch_per_environment_and_prod_never_auto_merges() {
+    let release = workflow("release.yaml");
+    let promote = workflow("promote.yaml");
+    let pr_steps = |workflow| -> Vec<&serde_json::Value> {
+        steps(workflow)
+            .into_iter()
+            .map(|(_, step)| step)
+            .filter(|step| {
+                step["uses"]
+                    .as_str()
+                    .is_some_and(|uses| uses.starts_with("peter-evans/create-pull-request@"))
+            })
+            .collect()
+    };
+    let bump = pr_steps(&release);
+    assert_eq!(bump.len(), 1);
+    assert_eq!(bump[0]["with"]["branch"], "bump/dev");
+    assert_eq!(
+        bump[0]["with"]["add-paths"],
+        "deploy/overlays/dev/kustomization.yaml"
+    );
+    let promotion = pr_steps(&promote);
+    assert_eq!(promotion.len(), 1);
+    assert_eq!(
+        promotion[0]["with"]["branch"],
+        "promote/${{ steps.target.outputs.to }}"
+    );
+
+    // The only auto-merge in promote.yaml is conditioned on the staging target.
+    let merges: Vec<_> = steps(&promote)
+        .into_iter()
+        .filter(|(_, step)| {
+            step["run"]
+                .as_str()
+                .is_some_and(|run| run.contains("gh pr merge"))
+        })
+        .collect();
+    assert_eq!(merges.len(), 1);
+    assert!(merges[0].1["if"]
+        .as_str()
+        .unwrap()
+        .contains("steps.target.outputs.to == 'staging'"));
+
+    // Jobs that mint the release bot's token read its key from the main-only environment.
+    for workflow in [&release, &promote] {
+        for (job, step) in steps(workflow) {
+            if step["uses"]
+                .as_str()
+                .is_some_and(|uses| uses.starts_with("actions/create-github-app-token@"))
+            {
+                assert_eq!(job["environment"], "release-bot");
+                assert_eq!(step["with"]["permission-contents"], "write");
+            }
+        }
+    }
+}
