@@ -18,7 +18,8 @@ pub use ordering::{automation, notifications, sync_waves};
 pub use references::{helm_values, platform_references};
 pub use secrets::secret_stores;
 pub use sources::{
-    chart_versions, is_exact_version, manifest_generate_paths, render_in_repo_sources, source_repos,
+    chart_versions, is_exact_version, manifest_generate_paths, render_in_repo_sources,
+    source_repos, unused_value_files,
 };
 
 /// The one repository Argo CD may read manifests from (`sourceRepos` of the greeter project).

@@ -535,3 +535,25 @@ fn helm_values_merge_files_then_inline_values_like_helm() {
     let values = argocd::helm_values(real, &repo_root()).expect("values");
     assert_eq!(values["fullnameOverride"], "otel-collector");
 }
+
+#[test]
+fn every_platform_values_file_is_used() {
+    assert_clean(argocd::unused_value_files(
+        &argocd_tree().apps,
+        &repo_root(),
+        "argocd/platform/values",
+    ));
+}
+
+#[test]
+fn unused_values_files_are_caught() {
+    let tree = fixture("sources.yaml");
+    assert_caught(
+        argocd::unused_value_files(
+            &tree.apps,
+            &repo_root(),
+            "policy/tests/fixtures/argocd/values",
+        ),
+        &["policy/tests/fixtures/argocd/values/ingress-nginx.yaml is read by no Application"],
+    );
+}

@@ -263,3 +263,33 @@ fn normalize(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// Every file in a Helm values directory is read by some Application: no dead values that look
+/// configured but are not.
+pub fn unused_value_files(apps: &[App], repo_root: &Path, values_dir: &str) -> Vec<String> {
+    let used: BTreeSet<PathBuf> = apps
+        .iter()
+        .flat_map(|app| {
+            app.sources()
+                .into_iter()
+                .flat_map(helm_value_files)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|file| {
+            file.strip_prefix('$')?
+                .split_once('/')
+                .map(|(_, path)| normalize(Path::new(path)))
+        })
+        .collect();
+    let entries = std::fs::read_dir(repo_root.join(values_dir))
+        .into_iter()
+        .flatten()
+        .flatten();
+    let mut violations: Vec<String> = entries
+        .map(|entry| normalize(&Path::new(values_dir).join(entry.file_name())))
+        .filter(|file| !used.contains(file))
+        .map(|file| format!("{} is read by no Application", file.display()))
+        .collect();
+    violations.sort();
+    violations
+}
