@@ -1,6 +1,7 @@
 //! What observability/ ships, read from its rendered objects: the Prometheus rules, the Grafana
 //! dashboards and the PromQL they contain; plus the canary analysis queries from deploy/.
 
+pub mod checks;
 pub mod loopback;
 pub mod promql;
 

@@ -1,0 +1,466 @@
+//! Integrity of observability/: alerts and runbooks, promtool coverage, dashboards, Alertmanager
+//! routing (amtool), the trace collector and the log→trace link. Every check runs on the real tree
+//! (no problems) and on a broken copy (the expected problem), so none of them can pass vacuously.
+
+use policy::observability::{self, checks, Rule};
+use policy::{parse_documents, repo_root};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn objects() -> Vec<Value> {
+    observability::rendered()
+}
+
+fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objects
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("observability/ renders no {kind} {name}"))
+}
+
+fn runbooks() -> PathBuf {
+    repo_root().join("docs/runbooks")
+}
+
+fn promtool_tests() -> Vec<Value> {
+    let dir = repo_root().join("observability/rules/tests");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("observability/rules/tests exists")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no promtool tests in {}", dir.display());
+    files
+        .iter()
+        .flat_map(|p| {
+            parse_documents(&std::fs::read_to_string(p).expect("read test"))
+                .expect("test file is YAML")
+        })
+        .collect()
+}
+
+fn alert_mut<'a>(rules: &'a mut [Rule], name: &str) -> &'a mut Rule {
+    rules
+        .iter_mut()
+        .find(|r| r.alert.as_deref() == Some(name))
+        .expect("alert exists")
+}
+
+fn assert_problem(problems: &[String], expected: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(expected)),
+        "expected a problem containing {expected:?}, got {problems:#?}"
+    );
+}
+
+#[test]
+fn everything_renders_into_the_expected_namespaces() {
+    let objects = objects();
+    for object in &objects {
+        let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        // The Helm charts in namespace observability mount these two (argocd/platform/values/).
+        let expected = if ["alloy-config", "otel-collector-config"].contains(&name) {
+            "observability"
+        } else {
+            "monitoring"
+        };
+        assert_eq!(namespace, expected, "{} {name}", object["kind"]);
+    }
+    assert_eq!(observability::prometheus_rules(&objects).len(), 2);
+    assert_eq!(observability::dashboards(&objects).len(), 4);
+}
+
+#[test]
+fn every_alert_has_severity_summary_value_and_an_existing_runbook() {
+    let rules = observability::rules(&objects());
+    assert!(rules.iter().filter(|r| r.alert.is_some()).count() >= 9);
+    assert_eq!(
+        checks::alert_problems(&rules, &runbooks()),
+        Vec::<String>::new()
+    );
+
+    let mut broken = rules.clone();
+    alert_mut(&mut broken, "GreeterRedisDown")
+        .labels
+        .insert("severity".into(), json!("critical"));
+    alert_mut(&mut broken, "GreeterPodNotReady")
+        .annotations
+        .remove("summary");
+    alert_mut(&mut broken, "GreeterPodCrashLooping")
+        .annotations
+        .insert("description".into(), json!("no value"));
+    alert_mut(&mut broken, "GreeterVisitStoreErrors")
+        .annotations
+        .insert(
+            "runbook_url".into(),
+            json!(format!(
+                "{}no-such-page.md",
+                observability::RUNBOOK_URL_PREFIX
+            )),
+        );
+    alert_mut(&mut broken, "GreeterRolloutAborted")
+        .annotations
+        .insert("runbook_url".into(), json!("https://example.com/x.md"));
+    let problems = checks::alert_problems(&broken, &runbooks());
+    assert_problem(&problems, "GreeterRedisDown: severity \"critical\"");
+    assert_problem(&problems, "GreeterPodNotReady: no summary");
+    assert_problem(
+        &problems,
+        "GreeterPodCrashLooping: description does not show the measured value",
+    );
+    assert_problem(
+        &problems,
+        "GreeterVisitStoreErrors: runbook page no-such-page.md does not exist",
+    );
+    assert_problem(
+        &problems,
+        "GreeterRolloutAborted: runbook_url \"https://example.com/x.md\"",
+    );
+
+    // A page that exists but is about another alert.
+    alert_mut(&mut broken, "GreeterRedisDown")
+        .annotations
+        .insert(
+            "runbook_url".into(),
+            json!(format!(
+                "{}greeter-certificate-expiring.md",
+                observability::RUNBOOK_URL_PREFIX
+            )),
+        );
+    assert_problem(
+        &checks::alert_problems(&broken, &runbooks()),
+        "GreeterRedisDown: runbook greeter-certificate-expiring.md does not mention",
+    );
+}
+
+#[test]
+fn every_alert_has_promtool_tests_that_fire_and_stay_silent() {
+    let rules = observability::rules(&objects());
+    let tests = promtool_tests();
+    assert_eq!(
+        checks::promtool_coverage_problems(&rules, &tests),
+        Vec::<String>::new()
+    );
+
+    let mut renamed = rules.clone();
+    alert_mut(&mut renamed, "GreeterRedisDown").alert = Some("GreeterUntested".into());
+    assert_problem(
+        &checks::promtool_coverage_problems(&renamed, &tests),
+        "GreeterUntested: no promtool test where it fires",
+    );
+    assert_problem(
+        &checks::promtool_coverage_problems(&renamed, &tests),
+        "GreeterUntested: no promtool test where it stays silent",
+    );
+}
+
+/// scripts/check-rules runs these on the real rules; here they must catch a broken threshold.
+#[test]
+fn promtool_unit_tests_fail_when_an_alert_threshold_is_broken() {
+    let objects = objects();
+    let work = std::env::temp_dir().join(format!("greeter-promtool-{}", std::process::id()));
+    let run = |objects: &[Value]| -> (bool, String) {
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).expect("temp dir");
+        for (name, spec) in observability::rule_files(objects) {
+            std::fs::write(work.join(format!("{name}.yaml")), spec).expect("write rules");
+        }
+        let mut tests = Vec::new();
+        for entry in
+            std::fs::read_dir(repo_root().join("observability/rules/tests")).expect("tests dir")
+        {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .to_string();
+            std::fs::copy(&path, work.join(&name)).expect("copy test");
+            tests.push(name);
+        }
+        let output = Command::new("promtool")
+            .arg("test")
+            .arg("rules")
+            .args(&tests)
+            .current_dir(&work)
+            .output()
+            .expect("promtool is not installed: apt-get install --no-install-recommends prometheus (scripts/setup)");
+        (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    };
+    let (ok, output) = run(&objects);
+    assert!(ok, "promtool unit tests fail on the real rules:\n{output}");
+
+    let broken: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let text = serde_json::to_string(o).expect("serialize");
+            serde_json::from_str(&text.replace("/ 0.001 > 14.4", "/ 0.001 > 144")).expect("parse")
+        })
+        .collect();
+    let (ok, output) = run(&broken);
+    let _ = std::fs::remove_dir_all(&work);
+    assert!(
+        !ok,
+        "promtool unit tests pass with a 10x page threshold:\n{output}"
+    );
+    assert!(output.contains("GreeterAvailabilityBudgetBurn"), "{output}");
+}
+
+#[test]
+fn every_recording_rule_is_used() {
+    let objects = objects();
+    let rules = observability::rules(&objects);
+    let queries: Vec<_> = observability::dashboards(&objects)
+        .iter()
+        .flat_map(|d| observability::panel_queries(&d.json))
+        .collect();
+    assert_eq!(
+        checks::unused_recording_rules(&rules, &queries),
+        Vec::<String>::new()
+    );
+
+    let mut extra = rules.clone();
+    let mut dead = extra[0].clone();
+    dead.record = Some("namespace:greeter_nobody_reads:rate5m".into());
+    extra.push(dead);
+    assert_problem(
+        &checks::unused_recording_rules(&extra, &queries),
+        "namespace:greeter_nobody_reads:rate5m is used by no",
+    );
+}
+
+#[test]
+fn dashboards_use_the_datasource_and_namespace_variables() {
+    let dashboards: Vec<Value> = observability::dashboards(&objects())
+        .into_iter()
+        .map(|d| d.json)
+        .collect();
+    assert_eq!(
+        checks::dashboard_problems(&dashboards),
+        Vec::<String>::new()
+    );
+    for dashboard in &dashboards {
+        assert!(
+            !observability::panel_queries(dashboard).is_empty(),
+            "{} has no queries",
+            dashboard["title"]
+        );
+    }
+
+    let mut broken = dashboards.clone();
+    broken[1]["uid"] = broken[0]["uid"].clone();
+    broken[0]["templating"]["list"] = json!([]);
+    broken[2]["panels"][1]["targets"][0]["expr"] =
+        json!("sum(rate(greeter_http_requests_total[5m]))");
+    broken[2]["panels"][1]["datasource"]["uid"] = json!("prometheus");
+    broken[3]["panels"][2]["id"] = broken[3]["panels"][1]["id"].clone();
+    let problems = checks::dashboard_problems(&broken);
+    assert_problem(&problems, "is not unique");
+    assert_problem(&problems, "no Prometheus data source variable");
+    assert_problem(&problems, "no variable \"namespace\"");
+    assert_problem(&problems, "ignores $namespace");
+    assert_problem(&problems, "does not use the ${datasource} variable");
+    assert_problem(&problems, "panel id");
+}
+
+struct Alertmanager {
+    raw: String,
+    config: Value,
+    external_secret: Value,
+}
+
+fn alertmanager(objects: &[Value]) -> Alertmanager {
+    let raw =
+        observability::config_map_data(objects, "alertmanager-greeter-config", "alertmanager.yaml")
+            .to_string();
+    let config = parse_documents(&raw)
+        .expect("alertmanager.yaml is YAML")
+        .remove(0);
+    let external_secret = find(objects, "ExternalSecret", "alertmanager-greeter").clone();
+    Alertmanager {
+        raw,
+        config,
+        external_secret,
+    }
+}
+
+#[test]
+fn alertmanager_config_matches_the_alerts_and_its_external_secret() {
+    let objects = objects();
+    let rules = observability::rules(&objects);
+    let am = alertmanager(&objects);
+    assert_eq!(
+        checks::alertmanager_problems(&am.raw, &am.config, &rules, &am.external_secret),
+        Vec::<String>::new()
+    );
+    // The ExternalSecret reads the webhook from Vault and templates the ConfigMap we render.
+    assert_eq!(
+        am.external_secret["spec"]["secretStoreRef"],
+        json!({"kind": "ClusterSecretStore", "name": "vault"})
+    );
+    let template = am.external_secret["spec"]["target"]["template"]["templateFrom"][0]["configMap"]
+        ["name"]
+        .as_str()
+        .unwrap();
+    find(&objects, "ConfigMap", template);
+
+    let mut config = am.config.clone();
+    config["inhibit_rules"][0]["source_matchers"] = json!(["alertname=\"GreeterRolloutAbort\""]);
+    config["global"]["slack_api_url_file"] = json!("/etc/alertmanager/secrets/slack/url");
+    let raw = format!("{}\n# {{{{ .Values }}}}", am.raw);
+    let problems = checks::alertmanager_problems(&raw, &config, &rules, &am.external_secret);
+    assert_problem(&problems, "External Secrets would evaluate it");
+    assert_problem(
+        &problems,
+        "names alert GreeterRolloutAbort, which no rule defines",
+    );
+    assert_problem(
+        &problems,
+        "slack_api_url_file \"/etc/alertmanager/secrets/slack/url\"",
+    );
+}
+
+fn amtool(args: &[&str], config: &Path) -> (bool, String) {
+    let output = Command::new("amtool")
+        .args(args)
+        .arg(format!("--config.file={}", config.display()))
+        .output()
+        .expect("amtool is not installed: apt-get install --no-install-recommends prometheus-alertmanager (scripts/setup)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// amtool validates the config and routes each severity to its Slack receiver.
+#[test]
+fn amtool_accepts_the_config_and_routes_pages_and_tickets() {
+    let am = alertmanager(&objects());
+    let dir = std::env::temp_dir().join(format!("greeter-amtool-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = dir.join("alertmanager.yaml");
+    std::fs::write(&good, &am.raw).expect("write config");
+    let check = |path: &Path| {
+        let output = Command::new("amtool")
+            .arg("check-config")
+            .arg(path)
+            .output()
+            .expect("amtool is not installed: scripts/setup");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (ok, output) = check(&good);
+    assert!(ok, "amtool check-config:\n{output}");
+    for (labels, receiver) in [
+        (
+            ["severity=page", "alertname=GreeterRedisDown"],
+            "slack-pages",
+        ),
+        (
+            ["severity=ticket", "alertname=GreeterPodNotReady"],
+            "slack-tickets",
+        ),
+    ] {
+        let (ok, output) = amtool(&["config", "routes", "test", labels[0], labels[1]], &good);
+        assert!(
+            ok && output.lines().next() == Some(receiver),
+            "{labels:?} routes to {output:?}, want {receiver}"
+        );
+    }
+
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        am.raw
+            .replace("receiver: slack-pages", "receiver: slack-nowhere"),
+    )
+    .expect("write config");
+    let (ok, output) = check(&broken);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !ok,
+        "amtool accepts a route to an undefined receiver:\n{output}"
+    );
+}
+
+#[test]
+fn collector_pipeline_is_complete_and_listens_where_the_service_sends() {
+    let objects = objects();
+    let relay = parse_documents(observability::config_map_data(
+        &objects,
+        "otel-collector-config",
+        "relay",
+    ))
+    .expect("relay is YAML")
+    .remove(0);
+    assert_eq!(checks::collector_problems(&relay), Vec::<String>::new());
+    // The service's endpoint (deploy/base) is this collector's OTLP/HTTP port.
+    let base = std::fs::read_to_string(repo_root().join("deploy/base/kustomization.yaml"))
+        .expect("deploy/base");
+    assert!(
+        base.contains("OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector.observability.svc:4318")
+    );
+
+    let mut broken = relay.clone();
+    broken["service"]["pipelines"]["traces"]["processors"] =
+        json!(["batch", "k8sattributes", "memory_limiter"]);
+    broken["service"]["pipelines"]["traces"]["exporters"] = json!(["otlp/jaeger"]);
+    broken["receivers"]["otlp"]["protocols"]["http"]["endpoint"] = json!("${env:MY_POD_IP}:4319");
+    broken["service"]["extensions"] = json!(["pprof"]);
+    let problems = checks::collector_problems(&broken);
+    assert_problem(&problems, "memory_limiter is not the first processor");
+    assert_problem(&problems, "batch is not the last processor");
+    assert_problem(
+        &problems,
+        "uses exporters otlp/jaeger, which is not defined",
+    );
+    assert_problem(&problems, "the service sends to port 4318");
+    assert_problem(&problems, "extension pprof is not defined");
+}
+
+#[test]
+fn logs_link_to_traces_and_back() {
+    let objects = objects();
+    let alloy = observability::config_map_data(&objects, "alloy-config", "config.alloy");
+    let datasources = parse_documents(observability::config_map_data(
+        &objects,
+        "greeter-grafana-datasources",
+        "datasources.yaml",
+    ))
+    .expect("YAML")
+    .remove(0);
+    assert_eq!(
+        checks::log_trace_link_problems(alloy, &datasources),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        observability::shipped_log_fields(&objects),
+        ["level", "timestamp", "trace_id", "span_id"]
+    );
+
+    let unlinked = alloy
+        .replace("trace_id = \"\",", "")
+        .replace("level = \"\",", "");
+    let mut broken = datasources.clone();
+    broken["datasources"][0]["jsonData"]["derivedFields"][0]["datasourceUid"] = json!("jaeger");
+    broken["datasources"][1]["jsonData"]["tracesToLogsV2"]["datasourceUid"] = json!("elastic");
+    let problems = checks::log_trace_link_problems(&unlinked, &broken);
+    assert_problem(&problems, "does not index level");
+    assert_problem(&problems, "does not keep trace_id");
+    assert_problem(&problems, "no derived field linking");
+    assert_problem(&problems, "Tempo does not link traces back");
+}
