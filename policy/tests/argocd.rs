@@ -364,6 +364,8 @@ fn unsafe_automation_is_caught() {
         &[
             "ApplicationSet destructive: syncPolicy.applicationsSync must be create-update",
             "ApplicationSet destructive: syncPolicy.preserveResourcesOnDeletion must be true",
+            "ApplicationSet destructive: the controller applies policy \"sync\"",
+            "ApplicationSet ignored-policy: the controller applies policy \"sync\" (argocd-cmd-params-cm: policy \"sync\", override false)",
             "ApplicationSet destructive: goTemplate with missingkey=error",
             "(policy/tests/fixtures/argocd/kustomize/rollout): retry needs a limit and an exponential backoff",
             "(policy/tests/fixtures/argocd/kustomize/rollout): an HPA scales the Rollout",

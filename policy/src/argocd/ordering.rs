@@ -138,19 +138,39 @@ fn enables_prometheus_operator_objects(values: &Value) -> bool {
 }
 
 /// Guards against accidental mass deletion and drift: ApplicationSets never delete Applications
-/// and never cascade into their resources (argo-cd#28929); no Application carries the cascading
+/// (as declared and as the controller's argocd-cmd-params-cm makes effective) and never cascade
+/// into their resources (argo-cd#28929); no Application carries the cascading
 /// resources finalizer; every Application self-heals and retries with backoff; child Applications
 /// prune what left git while the app of apps never prunes; an Application whose Rollout an HPA
 /// scales ignores (and respects ignoring) `/spec/replicas`.
 pub fn automation(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
     let mut violations = Vec::new();
+    // The ApplicationSet controller honours an ApplicationSet's own policy only when override is
+    // enabled; otherwise its global policy (default `sync`, which deletes Applications) applies.
+    let params = of_kind(objects, "ConfigMap").find(|c| name(c) == "argocd-cmd-params-cm");
+    let global = params
+        .map(|p| str_at(p, "/data/applicationsetcontroller.policy"))
+        .filter(|p| !p.is_empty())
+        .unwrap_or("sync");
+    let override_enabled = params.is_some_and(|p| {
+        str_at(p, "/data/applicationsetcontroller.enable.policy.override") == "true"
+    });
     for appset in of_kind(objects, "ApplicationSet") {
         let set = name(appset);
-        if !matches!(
-            str_at(appset, "/spec/syncPolicy/applicationsSync"),
-            "create-only" | "create-update"
-        ) {
+        let own = str_at(appset, "/spec/syncPolicy/applicationsSync");
+        if !matches!(own, "create-only" | "create-update") {
             violations.push(format!("ApplicationSet {set}: syncPolicy.applicationsSync must be create-update (never delete Applications)"));
+        }
+        let effective = if override_enabled && !own.is_empty() {
+            own
+        } else {
+            global
+        };
+        if !matches!(effective, "create-only" | "create-update") {
+            violations.push(format!(
+                "ApplicationSet {set}: the controller applies policy {effective:?} (argocd-cmd-params-cm: \
+                 policy {global:?}, override {override_enabled}), which deletes Applications"
+            ));
         }
         if appset.pointer("/spec/syncPolicy/preserveResourcesOnDeletion")
             != Some(&Value::Bool(true))
