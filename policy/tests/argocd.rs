@@ -226,6 +226,7 @@ fn forbidden_or_missing_destinations_are_caught() {
             "Application orphan: project \"no-such-project\" does not exist",
             "Application escalating: destination namespace fixture-dev is not rendered",
             "Application escalating: renders ConfigMap/elsewhere into namespace kube-system",
+            "project narrow permits namespace \"fixture-unused\", which none of its Applications uses",
         ],
     );
 }

@@ -30,7 +30,8 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 /// Every Application's project exists and permits its destination; every namespace it deploys to
 /// is permitted too and exists when it syncs: rendered by its own source (the overlays render
-/// their Namespace), created by an Application with `CreateNamespace=true`, or pre-existing.
+/// their Namespace), created by an Application with `CreateNamespace=true`, or pre-existing. No
+/// project permits a namespace none of its Applications uses.
 pub fn destinations(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
     let created: BTreeSet<&str> = apps
         .iter()
@@ -83,6 +84,38 @@ pub fn destinations(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec
                     app.origin,
                     id(obj),
                     app.project()
+                ));
+            }
+        }
+    }
+    violations.extend(unused_destinations(apps, objects, rendered));
+    violations
+}
+
+/// Least privilege: every namespace a project permits is one its Applications deploy to (as
+/// destination, or as the explicit namespace of an object they render).
+fn unused_destinations(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
+    let mut violations = Vec::new();
+    for proj in of_kind(objects, "AppProject") {
+        let used: BTreeSet<&str> = apps
+            .iter()
+            .filter(|a| a.project() == name(proj))
+            .flat_map(|a| {
+                let explicit = rendered
+                    .get(&a.name)
+                    .into_iter()
+                    .flatten()
+                    .map(|o| str_at(o, "/metadata/namespace"));
+                std::iter::once(a.destination_namespace()).chain(explicit)
+            })
+            .filter(|n| !n.is_empty())
+            .collect();
+        for allowed in list(proj, "/spec/destinations") {
+            let pattern = str_at(allowed, "/namespace");
+            if !used.iter().any(|n| glob(pattern, n)) {
+                violations.push(format!(
+                    "project {} permits namespace {pattern:?}, which none of its Applications uses",
+                    name(proj)
                 ));
             }
         }
