@@ -9,9 +9,11 @@
 //! expression names a metric or label that neither the service nor a listed external exporter has.
 //! Missing tools fail the test with an install hint. Everything started is stopped by PID.
 
-use policy::observability::loopback::{encode, free_port, request, wait_for, Process};
+use policy::observability::loopback::{
+    encode, free_port, request, send, wait_for, Process, WebhookSink,
+};
 use policy::observability::{self, promql};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{Read, Write};
@@ -34,7 +36,7 @@ const ROUNDS: usize = 8;
 #[test]
 fn shipped_queries_work_against_the_real_service_and_prometheus() {
     let started = Instant::now();
-    let work = TempDir::new();
+    let work = TempDir::new("prometheus");
     let greeter_binary = build_greeter();
 
     let redis_port = free_port();
@@ -171,6 +173,194 @@ fn shipped_queries_work_against_the_real_service_and_prometheus() {
         "observability end-to-end: {} expressions checked in {elapsed:?}",
         expressions.len()
     );
+}
+
+/// The Alertmanager config as the operator mounts it (Secret under /etc/alertmanager/secrets/,
+/// template ConfigMap under /etc/alertmanager/configmaps/, here below a temp dir) in a real
+/// Alertmanager: while a rollout is aborted its symptom alerts are inhibited in that namespace only,
+/// a ticket-level burn is inhibited by the page-level one, and the page reaches the Slack webhook
+/// with summary, description and runbook.
+#[test]
+fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
+    let work = TempDir::new("alertmanager");
+    let objects = observability::rendered();
+    let raw = observability::config_map_data(
+        &objects,
+        "alertmanager-greeter-config",
+        "alertmanager.yaml",
+    );
+    let template =
+        observability::config_map_data(&objects, "alertmanager-greeter-templates", "greeter.tmpl");
+    let slack = WebhookSink::start();
+
+    let mounts = work.path().display().to_string();
+    let config = raw.replace("/etc/alertmanager/", &format!("{mounts}/"));
+    let webhook_file = policy::parse_documents(&config).expect("config is YAML")[0]["global"]
+        ["slack_api_url_file"]
+        .as_str()
+        .expect("global.slack_api_url_file")
+        .to_string();
+    fs::create_dir_all(Path::new(&webhook_file).parent().expect("secret dir")).expect("secret dir");
+    fs::write(
+        &webhook_file,
+        format!("http://127.0.0.1:{}/services/e2e", slack.port),
+    )
+    .expect("webhook file");
+    let templates = work
+        .path()
+        .join("configmaps/alertmanager-greeter-templates");
+    fs::create_dir_all(&templates).expect("template dir");
+    fs::write(templates.join("greeter.tmpl"), template).expect("template");
+    let config_path = work.path().join("alertmanager.yaml");
+    fs::write(&config_path, config).expect("config");
+
+    let port = free_port();
+    let mut command = Command::new("prometheus-alertmanager");
+    command
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.path={}",
+            work.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .arg("--log.level=warn")
+        .stdout(Stdio::null());
+    let mut alertmanager = Process::start(
+        "prometheus-alertmanager",
+        command,
+        "install the Debian package prometheus-alertmanager (scripts/setup)",
+    );
+    wait_for("alertmanager to be ready", Duration::from_secs(20), || {
+        alertmanager.assert_running();
+        request("GET", port, "/-/ready", &[])
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+
+    let runbook = format!(
+        "{}greeter-availability-budget-burn.md",
+        observability::RUNBOOK_URL_PREFIX
+    );
+    let alert = |labels: Value| {
+        json!({
+            "labels": labels,
+            "annotations": {
+                "summary": format!("e2e {}", labels["alertname"].as_str().unwrap_or_default()),
+                "description": "e2e description with a value of 20.0",
+                "runbook_url": runbook,
+            },
+        })
+    };
+    let alerts = json!([
+        alert(
+            json!({"alertname": "GreeterRolloutAborted", "severity": "ticket", "namespace": "greeter-prod", "name": "greeter"})
+        ),
+        alert(
+            json!({"alertname": "GreeterPodNotReady", "severity": "ticket", "namespace": "greeter-prod", "pod": "canary-pod"})
+        ),
+        alert(
+            json!({"alertname": "GreeterPodNotReady", "severity": "ticket", "namespace": "greeter-staging", "pod": "other-pod"})
+        ),
+        alert(
+            json!({"alertname": "GreeterAvailabilityBudgetBurn", "severity": "page", "namespace": "greeter-prod",
+                     "slo": "availability", "long_window": "1h", "short_window": "5m"})
+        ),
+        alert(
+            json!({"alertname": "GreeterAvailabilityBudgetBurn", "severity": "ticket", "namespace": "greeter-prod",
+                     "slo": "availability", "long_window": "1d", "short_window": "2h"})
+        ),
+    ]);
+    let posted = send(
+        "POST",
+        port,
+        "/api/v2/alerts",
+        &[("Content-Type", "application/json")],
+        &alerts.to_string(),
+    )
+    .expect("post alerts");
+    assert_eq!(posted.status, 200, "{}", posted.body);
+
+    // (alertname, namespace, extra label value) -> inhibited?
+    let expected = [
+        ("GreeterRolloutAborted", "greeter-prod", "greeter", false),
+        ("GreeterPodNotReady", "greeter-prod", "canary-pod", true),
+        ("GreeterPodNotReady", "greeter-staging", "other-pod", false),
+        ("GreeterAvailabilityBudgetBurn", "greeter-prod", "1h", false),
+        ("GreeterAvailabilityBudgetBurn", "greeter-prod", "1d", true),
+    ];
+    let observed = || -> Vec<(String, String, String, bool)> {
+        let response = request("GET", port, "/api/v2/alerts", &[]).expect("get alerts");
+        let alerts: Value = serde_json::from_str(&response.body).expect("alerts JSON");
+        let mut rows: Vec<_> = alerts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                let l = &a["labels"];
+                let extra = ["name", "pod", "long_window"]
+                    .iter()
+                    .find_map(|k| l[*k].as_str())
+                    .unwrap_or_default();
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                let inhibited = a["status"]["inhibitedBy"]
+                    .as_array()
+                    .is_some_and(|i| !i.is_empty());
+                (
+                    text(&l["alertname"]),
+                    text(&l["namespace"]),
+                    extra.to_string(),
+                    inhibited,
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let mut want: Vec<_> = expected
+        .iter()
+        .map(|(a, n, e, i)| (a.to_string(), n.to_string(), e.to_string(), *i))
+        .collect();
+    want.sort();
+    // The inhibitor reads alerts asynchronously: poll, then compare (the diff shows what differs).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let settled = loop {
+        let rows = observed();
+        if rows == want || Instant::now() > deadline {
+            break rows;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(settled, want, "(alertname, namespace, label, inhibited)");
+
+    // Pages wait group_wait (10 s) and then reach Slack's webhook.
+    let message: Value = wait_for(
+        "the page to reach the Slack webhook",
+        Duration::from_secs(30),
+        || {
+            slack
+                .bodies()
+                .iter()
+                .filter_map(|b| serde_json::from_str::<Value>(b).ok())
+                .find(|m| m["channel"] == "#greeter-pages")
+        },
+    );
+    let attachment = &message["attachments"][0];
+    let title = attachment["title"].as_str().unwrap_or_default();
+    let text = attachment["text"].as_str().unwrap_or_default();
+    assert!(
+        title.contains("GreeterAvailabilityBudgetBurn in greeter-prod (page)"),
+        "title: {title}"
+    );
+    assert_eq!(attachment["title_link"], json!(runbook));
+    for part in [
+        "*e2e GreeterAvailabilityBudgetBurn*",
+        "e2e description with a value of 20.0",
+        runbook.as_str(),
+    ] {
+        assert!(text.contains(part), "Slack text lacks {part:?}: {text}");
+    }
+    alertmanager.assert_running();
 }
 
 /// Every rule evaluates without error on real data and every recording rule yields series.
@@ -646,9 +836,11 @@ certmanager_certificate_expiration_timestamp_seconds{{{ns},name="greeter-tls",is
 struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("greeter-observability-e2e-{}", std::process::id()));
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "greeter-observability-e2e-{name}-{}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&path);
         fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)

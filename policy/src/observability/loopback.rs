@@ -1,9 +1,12 @@
-//! Running real servers on 127.0.0.1 for the end-to-end test: free ports, processes stopped by PID
-//! when dropped, and a minimal HTTP/1.0 client (no client crate needed for loopback GET/POST).
+//! Running real servers on 127.0.0.1 for the end-to-end tests: free ports, processes stopped by PID
+//! when dropped, a minimal HTTP/1.0 client and a webhook sink (no HTTP crate needed on loopback).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// A port nobody listens on right now (the OS picks it; we release it for the child to bind).
@@ -79,21 +82,35 @@ pub struct Response {
     pub body: String,
 }
 
-/// One HTTP/1.0 request to 127.0.0.1:`port` (HTTP/1.0: no chunked encoding, the server closes).
+/// One HTTP/1.0 request without a body to 127.0.0.1:`port`.
 pub fn request(
     method: &str,
     port: u16,
     path: &str,
     headers: &[(&str, &str)],
 ) -> std::io::Result<Response> {
+    send(method, port, path, headers, "")
+}
+
+/// One HTTP/1.0 request to 127.0.0.1:`port` (HTTP/1.0: no chunked encoding, the server closes).
+pub fn send(
+    method: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut head =
-        format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n");
+    let mut head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
+    head.push_str(body);
     stream.write_all(head.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
@@ -108,6 +125,92 @@ pub fn request(
         status,
         body: body.to_string(),
     })
+}
+
+/// A loopback HTTP server that answers 200 to everything and keeps the request bodies (a stand-in
+/// for a webhook receiver such as Slack). Stops when dropped.
+pub struct WebhookSink {
+    pub port: u16,
+    bodies: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WebhookSink {
+    pub fn start() -> WebhookSink {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind webhook sink");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking webhook sink");
+        let port = listener.local_addr().expect("sink address").port();
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (kept, stopping) = (bodies.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        if let Some(body) = read_request_body(conn) {
+                            kept.lock().expect("sink lock").push(body);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        WebhookSink {
+            port,
+            bodies,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().expect("sink lock").clone()
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one request (head and Content-Length body), answers 200 "ok", returns the body.
+fn read_request_body(mut conn: TcpStream) -> Option<String> {
+    conn.set_nonblocking(false).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    let body_start = loop {
+        let n = conn.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&raw[..body_start]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while raw.len() < body_start + length {
+        let n = conn.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    Some(String::from_utf8_lossy(&raw[body_start..]).to_string())
 }
 
 /// Percent-encodes a query-string value.
@@ -152,5 +255,13 @@ mod tests {
         let response = request("GET", port, "/x", &[]).unwrap();
         server.join().unwrap();
         assert_eq!((response.status, response.body.as_str()), (503, "down"));
+    }
+
+    #[test]
+    fn webhook_sink_keeps_posted_bodies() {
+        let sink = WebhookSink::start();
+        let response = send("POST", sink.port, "/hook", &[], r#"{"text":"hi"}"#).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(sink.bodies(), vec![r#"{"text":"hi"}"#.to_string()]);
     }
 }
