@@ -12,7 +12,9 @@ mod references;
 mod secrets;
 mod sources;
 
-pub use access::{destinations, project_resources, project_roles, sync_windows};
+pub use access::{
+    destinations, project_resources, project_roles, project_source_repos, sync_windows,
+};
 pub use model::{expand_applications, glob_match, render_dir, App, Rendered};
 pub use ordering::{automation, notifications, sync_waves};
 pub use references::{helm_values, platform_references};

@@ -81,6 +81,7 @@ fn argocd_declares_the_expected_applications() {
         "loki",
         "alloy",
         "opentelemetry-collector",
+        "tempo",
         "metrics-server",
     ] {
         assert!(
@@ -516,6 +517,8 @@ fn dangling_platform_references_are_caught() {
             "Application web Ingress/web: ingressClassName \"nginx\" is not the class ingress-nginx provides (\"public\")",
             "Application web ServiceMonitor/web: is not selected by Prometheus",
             "Application web ConfigMap/web-config: OTEL_EXPORTER_OTLP_ENDPOINT http://otel-collector.observability.svc:4318 is not the collector (http://collector-opentelemetry-collector.telemetry.svc:4318)",
+            "Application alloy: alloy mounts ConfigMap alloy-pipeline with key config.alloy, which no Application renders in namespace logging",
+            "Application kube-prometheus-stack: kube-prometheus-stack mounts Secret am-config with key alertmanager.yaml, which no Application renders in namespace monitoring",
         ],
     );
 }
@@ -558,5 +561,23 @@ fn unused_values_files_are_caught() {
             "policy/tests/fixtures/argocd/values",
         ),
         &["policy/tests/fixtures/argocd/values/ingress-nginx.yaml is read by no Application"],
+    );
+}
+
+#[test]
+fn projects_permit_exactly_the_repositories_their_apps_read() {
+    let tree = argocd_tree();
+    assert_clean(argocd::project_source_repos(&tree.apps, &tree.objects));
+}
+
+#[test]
+fn unlisted_or_unused_repositories_are_caught() {
+    let tree = fixture("destinations.yaml");
+    assert_caught(
+        argocd::project_source_repos(&tree.apps, &tree.objects),
+        &[
+            "Application unlisted-chart: repository https://charts.example.com is not in project narrow's sourceRepos",
+            "project narrow permits repository https://unused.example.com/charts, which none of its Applications reads",
+        ],
     );
 }

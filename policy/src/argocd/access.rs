@@ -390,3 +390,39 @@ fn is_duration(text: &str) -> bool {
     }
     !text.is_empty()
 }
+
+/// Every source an Application reads is in its project's `sourceRepos`, and every repository a
+/// project permits is read by one of its Applications (no standing permission nobody uses).
+pub fn project_source_repos(apps: &[App], objects: &[Value]) -> Vec<String> {
+    let mut violations = Vec::new();
+    for proj in of_kind(objects, "AppProject") {
+        let permitted = strings(proj, "/spec/sourceRepos");
+        let members: Vec<&App> = apps.iter().filter(|a| a.project() == name(proj)).collect();
+        let read: BTreeSet<&str> = members
+            .iter()
+            .flat_map(|a| a.sources())
+            .map(|s| str_at(s, "/repoURL"))
+            .collect();
+        for app in &members {
+            for repo in app.sources().into_iter().map(|s| str_at(s, "/repoURL")) {
+                if !permitted.iter().any(|p| glob(p, repo)) {
+                    violations.push(format!(
+                        "{}: repository {repo} is not in project {}'s sourceRepos",
+                        app.origin,
+                        name(proj)
+                    ));
+                }
+            }
+        }
+        for pattern in permitted
+            .iter()
+            .filter(|p| !read.iter().any(|r| glob(p, r)))
+        {
+            violations.push(format!(
+                "project {} permits repository {pattern}, which none of its Applications reads",
+                name(proj)
+            ));
+        }
+    }
+    violations
+}

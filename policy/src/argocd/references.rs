@@ -179,5 +179,137 @@ pub fn platform_references(
             }
         }
     }
+    violations.extend(mounted_objects(apps, rendered, repo_root));
     violations
+}
+
+/// A ConfigMap or Secret that a platform chart mounts by name, as its values say.
+struct Mount {
+    chart: &'static str,
+    kind: &'static str,
+    name: String,
+    key: Option<String>,
+}
+
+/// What the platform charts mount from objects this repository renders (pipelines, Alertmanager
+/// routing, Grafana credentials), read from their merged values.
+fn mounts(chart: &'static str, values: &Value) -> Vec<Mount> {
+    let text = |pointer: &str| str_at(values, pointer).to_string();
+    let mount = |kind, name: String, key: Option<String>| Mount {
+        chart,
+        kind,
+        name,
+        key,
+    };
+    let created = |pointer: &str| values.pointer(pointer) != Some(&Value::Bool(false));
+    let names = |pointer: &str| {
+        let items = values
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        items
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mut found = Vec::new();
+    match chart {
+        "opentelemetry-collector" if !created("/configMap/create") => {
+            found.push(mount(
+                "ConfigMap",
+                text("/configMap/existingName"),
+                Some("relay".into()),
+            ));
+        }
+        "alloy" if !created("/alloy/configMap/create") => {
+            let key = Some(text("/alloy/configMap/key"))
+                .filter(|k| !k.is_empty())
+                .unwrap_or("config.alloy".into());
+            found.push(mount("ConfigMap", text("/alloy/configMap/name"), Some(key)));
+        }
+        "kube-prometheus-stack" => {
+            let spec = "/alertmanager/alertmanagerSpec";
+            let config_secret = text(&format!("{spec}/configSecret"));
+            if !config_secret.is_empty() {
+                found.push(mount(
+                    "Secret",
+                    config_secret,
+                    Some("alertmanager.yaml".into()),
+                ));
+            }
+            found.extend(
+                names(&format!("{spec}/secrets"))
+                    .into_iter()
+                    .map(|n| mount("Secret", n, None)),
+            );
+            found.extend(
+                names(&format!("{spec}/configMaps"))
+                    .into_iter()
+                    .map(|n| mount("ConfigMap", n, None)),
+            );
+            let grafana_admin = text("/grafana/admin/existingSecret");
+            if !grafana_admin.is_empty() {
+                found.push(mount("Secret", grafana_admin, None));
+            }
+        }
+        _ => {}
+    }
+    found
+}
+
+/// Every ConfigMap and Secret a platform chart mounts is rendered (a ConfigMap, or a Secret an
+/// ExternalSecret produces) by some Application, in the chart's namespace, with the key it reads.
+fn mounted_objects(apps: &[App], rendered: &Rendered, repo_root: &Path) -> Vec<String> {
+    let mut violations = Vec::new();
+    for chart in ["opentelemetry-collector", "alloy", "kube-prometheus-stack"] {
+        let Some((app, _, Ok(values))) = chart_app(apps, chart, repo_root) else {
+            continue;
+        };
+        let namespace = app.destination_namespace();
+        for mount in mounts(chart, &values) {
+            let provided = apps.iter().any(|other| {
+                rendered.get(&other.name).into_iter().flatten().any(|obj| {
+                    let obj_namespace = Some(str_at(obj, "/metadata/namespace"))
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(other.destination_namespace());
+                    obj_namespace == namespace && provides(obj, &mount)
+                })
+            });
+            if !provided {
+                let key = mount
+                    .key
+                    .as_deref()
+                    .map(|k| format!(" with key {k}"))
+                    .unwrap_or_default();
+                violations.push(format!(
+                    "{}: {} mounts {} {}{key}, which no Application renders in namespace {namespace}",
+                    app.origin, mount.chart, mount.kind, mount.name
+                ));
+            }
+        }
+    }
+    violations
+}
+
+fn provides(obj: &Value, mount: &Mount) -> bool {
+    let has_key = |data: Option<&Value>| {
+        mount
+            .key
+            .as_ref()
+            .is_none_or(|k| data.is_some_and(|d| d.get(k).is_some()))
+    };
+    match (kind(obj), mount.kind) {
+        ("ConfigMap", "ConfigMap") | ("Secret", "Secret") => {
+            name(obj) == mount.name && has_key(obj.get("data").or(obj.get("stringData")))
+        }
+        ("ExternalSecret", "Secret") => {
+            let target = Some(str_at(obj, "/spec/target/name"))
+                .filter(|n| !n.is_empty())
+                .unwrap_or(name(obj));
+            // Its keys depend on templates and dataFrom: only the Secret's name is checked.
+            target == mount.name
+        }
+        _ => false,
+    }
 }
