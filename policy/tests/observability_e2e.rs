@@ -276,6 +276,22 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
             json!({"alertname": "GreeterAvailabilityBudgetBurn", "severity": "ticket", "namespace": "greeter-prod",
                      "slo": "availability", "long_window": "1d", "short_window": "2h"})
         ),
+        // No abort in staging: the page alone inhibits the ticket about the same budget.
+        alert(
+            json!({"alertname": "GreeterLatencyBudgetBurn", "severity": "page", "namespace": "greeter-staging",
+                     "slo": "latency", "long_window": "6h", "short_window": "30m"})
+        ),
+        alert(
+            json!({"alertname": "GreeterLatencyBudgetBurn", "severity": "ticket", "namespace": "greeter-staging",
+                     "slo": "latency", "long_window": "3d", "short_window": "6h"})
+        ),
+        // Redis down explains the visit store errors.
+        alert(
+            json!({"alertname": "GreeterRedisDown", "severity": "page", "namespace": "greeter-dev"})
+        ),
+        alert(
+            json!({"alertname": "GreeterVisitStoreErrors", "severity": "ticket", "namespace": "greeter-dev"})
+        ),
     ]);
     let posted = send(
         "POST",
@@ -294,6 +310,10 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
         ("GreeterPodNotReady", "greeter-staging", "other-pod", false),
         ("GreeterAvailabilityBudgetBurn", "greeter-prod", "1h", false),
         ("GreeterAvailabilityBudgetBurn", "greeter-prod", "1d", true),
+        ("GreeterLatencyBudgetBurn", "greeter-staging", "6h", false),
+        ("GreeterLatencyBudgetBurn", "greeter-staging", "3d", true),
+        ("GreeterRedisDown", "greeter-dev", "", false),
+        ("GreeterVisitStoreErrors", "greeter-dev", "", true),
     ];
     let observed = || -> Vec<(String, String, String, bool)> {
         let response = request("GET", port, "/api/v2/alerts", &[]).expect("get alerts");
@@ -348,7 +368,12 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
                 .bodies()
                 .iter()
                 .filter_map(|b| serde_json::from_str::<Value>(b).ok())
-                .find(|m| m["channel"] == "#greeter-pages")
+                .find(|m| {
+                    m["channel"] == "#greeter-pages"
+                        && m["attachments"][0]["title"]
+                            .as_str()
+                            .is_some_and(|t| t.contains("GreeterAvailabilityBudgetBurn"))
+                })
         },
     );
     let attachment = &message["attachments"][0];
