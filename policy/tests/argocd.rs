@@ -343,6 +343,7 @@ fn misordered_sync_waves_are_caught() {
             "ClusterSecretStore/no-provider: no Application external-secrets installs its CRD",
             "Application too-early: sync wave -30 is not after argo-rollouts's wave -20",
             "AppProject/default: syncs no later than argocd-cm",
+            "ExternalSecret/before-its-store: sync wave -15 is not after ClusterSecretStore late-store's wave -5",
             "Application cert-manager: uses kinds of kube-prometheus-stack, which no Application installs",
         ],
     );

@@ -35,7 +35,8 @@ fn is_app_of_apps(app: &App, rendered: &Rendered) -> bool {
 /// Sync waves put every CRD provider before what uses its kinds: custom resources in argocd/ sync
 /// in a later wave than the Application installing their CRD, and may skip the dry run while the
 /// CRD does not exist yet; an Application whose source renders such kinds, or whose chart values
-/// switch on ServiceMonitors and the like, syncs after the provider too. argocd-cm (Application health, which makes waves wait) comes first.
+/// switch on ServiceMonitors and the like, syncs after the provider too; ExternalSecrets sync after
+/// their store. argocd-cm (Application health, which makes waves wait) comes first.
 pub fn sync_waves(
     apps: &[App],
     objects: &[Value],
@@ -103,6 +104,34 @@ pub fn sync_waves(
                 )),
                 Some(_) => {}
             }
+        }
+    }
+    // An ExternalSecret syncs after the ClusterSecretStore it reads (in argocd/ itself, or through
+    // the wave of the Application rendering it).
+    let store_wave = |store: &str| {
+        of_kind(objects, "ClusterSecretStore")
+            .find(|s| name(s) == store)
+            .map(|s| sync_wave(s).unwrap_or(0))
+    };
+    let in_root = objects
+        .iter()
+        .map(|o| (id(o), sync_wave(o).unwrap_or(0), o));
+    let in_apps = apps
+        .iter()
+        .filter(|a| !is_app_of_apps(a, rendered))
+        .flat_map(|a| {
+            let objs = rendered.get(&a.name).into_iter().flatten();
+            objs.map(move |o| (format!("{} {}", a.origin, id(o)), a.wave, o))
+        });
+    for (at, wave, es) in in_root
+        .chain(in_apps)
+        .filter(|(_, _, o)| kind(o) == "ExternalSecret")
+    {
+        let store = str_at(es, "/spec/secretStoreRef/name");
+        if let Some(store_wave) = store_wave(store).filter(|w| wave <= *w) {
+            violations.push(format!(
+                "{at}: sync wave {wave} is not after ClusterSecretStore {store}'s wave {store_wave}"
+            ));
         }
     }
     if let Some(cm) = of_kind(objects, "ConfigMap").find(|c| name(c) == "argocd-cm") {
