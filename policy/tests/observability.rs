@@ -464,3 +464,29 @@ fn logs_link_to_traces_and_back() {
     assert_problem(&problems, "no derived field linking");
     assert_problem(&problems, "Tempo does not link traces back");
 }
+
+#[test]
+fn every_overlay_scrapes_the_service_as_the_queries_expect() {
+    for overlay in ["dev", "staging", "prod"] {
+        let objects = policy::render(&repo_root().join("deploy/overlays").join(overlay));
+        assert_eq!(
+            checks::scrape_contract_problems(&objects),
+            Vec::<String>::new(),
+            "{overlay}"
+        );
+    }
+    let objects = policy::render(&repo_root().join("deploy/overlays/dev"));
+    let mut broken = objects.clone();
+    for object in broken.iter_mut().filter(|o| o["kind"] == "ServiceMonitor") {
+        object["spec"]["podTargetLabels"] = json!([]);
+        object["spec"]["jobLabel"] = json!("app.kubernetes.io/component");
+        object["spec"]["endpoints"][0]["port"] = json!("http");
+    }
+    let problems = checks::scrape_contract_problems(&broken);
+    assert_problem(
+        &problems,
+        "podTargetLabels lacks rollouts-pod-template-hash",
+    );
+    assert_problem(&problems, "rules and dashboards use job=\"greeter\"");
+    assert_problem(&problems, "no endpoint scrapes port metrics");
+}

@@ -339,3 +339,56 @@ pub fn log_trace_link_problems(alloy: &str, datasources: &Value) -> Vec<String> 
     }
     problems
 }
+
+/// The scrape the dashboards and rules (and the end-to-end test's Prometheus) rely on: a
+/// ServiceMonitor whose jobLabel makes job="greeter", that copies the pod template hash into
+/// `rollouts_pod_template_hash`, and scrapes the `metrics` port at /metrics. `objects` is an
+/// overlay as rendered.
+pub fn scrape_contract_problems(objects: &[Value]) -> Vec<String> {
+    let monitors: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "ServiceMonitor")
+        .collect();
+    let Some(monitor) = monitors.iter().find(|m| m["metadata"]["name"] == "greeter") else {
+        return vec!["no ServiceMonitor greeter".to_string()];
+    };
+    let mut problems = Vec::new();
+    let spec = &monitor["spec"];
+    let selector = spec["selector"]["matchLabels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let service = objects.iter().find(|o| {
+        o["kind"] == "Service"
+            && selector
+                .iter()
+                .all(|(k, v)| &o["metadata"]["labels"][k] == v)
+    });
+    let job_label = spec["jobLabel"].as_str().unwrap_or_default();
+    match service {
+        Some(service) if service["metadata"]["labels"][job_label] == "greeter" => {}
+        Some(service) => problems.push(format!(
+            "job would be {:?} (label {job_label:?} of Service {}), rules and dashboards use job=\"greeter\"",
+            service["metadata"]["labels"][job_label], service["metadata"]["name"]
+        )),
+        None => problems.push("the ServiceMonitor selects no Service".to_string()),
+    }
+    let pod_labels: Vec<&str> = spec["podTargetLabels"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !pod_labels.contains(&"rollouts-pod-template-hash") {
+        problems.push("podTargetLabels lacks rollouts-pod-template-hash (canary panels and analysis select by it)".to_string());
+    }
+    let scrapes_metrics = spec["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| e["port"] == "metrics" && e["path"] == "/metrics");
+    if !scrapes_metrics {
+        problems.push("no endpoint scrapes port metrics at /metrics".to_string());
+    }
+    problems
+}
