@@ -582,3 +582,22 @@ fn unlisted_or_unused_repositories_are_caught() {
         ],
     );
 }
+
+#[test]
+fn unused_whitelist_entries_are_caught() {
+    let tree = fixture("whitelist.yaml");
+    let violations = argocd::project_resources(&tree.apps, &tree.objects, &tree.rendered);
+    assert_caught(
+        violations.clone(),
+        &[
+            "project padded clusterResourceWhitelist allows rbac.authorization.k8s.io/ClusterRole, which none of its Applications renders",
+            "project padded namespaceResourceWhitelist allows /Secret, which none of its Applications renders",
+            "project padded namespaceResourceWhitelist allows /ConfigMap, which none of its Applications renders",
+        ],
+    );
+    assert_eq!(
+        violations.len(),
+        3,
+        "only the unused entries: {violations:#?}"
+    );
+}

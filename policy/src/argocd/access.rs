@@ -176,7 +176,8 @@ fn cluster_scoped(group: &str, kind: &str) -> Option<bool> {
 
 /// Nothing an Application renders from this repository is outside its project's resource
 /// whitelists: cluster-scoped kinds within `clusterResourceWhitelist`, namespaced kinds within
-/// `namespaceResourceWhitelist` when the project sets one.
+/// `namespaceResourceWhitelist` when the project sets one; and the whitelists of fully rendered
+/// projects allow nothing their Applications do not render.
 pub fn project_resources(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
     let mut violations = Vec::new();
     for app in apps {
@@ -213,6 +214,41 @@ pub fn project_resources(apps: &[App], objects: &[Value], rendered: &Rendered) -
                     ))
                 }
                 Some(_) => {}
+            }
+        }
+    }
+    violations.extend(unused_whitelist_entries(apps, objects, rendered));
+    violations
+}
+
+/// Least privilege for projects whose Applications are all rendered here (no Helm charts, whose
+/// output this test cannot see): every whitelist entry matches something they render.
+fn unused_whitelist_entries(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
+    let mut violations = Vec::new();
+    for proj in of_kind(objects, "AppProject") {
+        let members: Vec<&App> = apps.iter().filter(|a| a.project() == name(proj)).collect();
+        let fully_rendered = !members.is_empty()
+            && members.iter().all(|a| {
+                a.sources().iter().all(|s| s.get("chart").is_none())
+                    && rendered.contains_key(&a.name)
+            });
+        if !fully_rendered {
+            continue;
+        }
+        let objs: Vec<&Value> = members.iter().flat_map(|a| &rendered[&a.name]).collect();
+        for field in ["clusterResourceWhitelist", "namespaceResourceWhitelist"] {
+            for rule in list(proj, &format!("/spec/{field}")) {
+                if !objs
+                    .iter()
+                    .any(|o| resource_matches(rule, group(o), kind(o), name(o)))
+                {
+                    violations.push(format!(
+                        "project {} {field} allows {}/{}, which none of its Applications renders",
+                        name(proj),
+                        str_at(rule, "/group"),
+                        str_at(rule, "/kind")
+                    ));
+                }
             }
         }
     }
