@@ -6,6 +6,7 @@ pub mod build_info;
 pub mod configuration;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod shutdown;
 pub mod startup;

@@ -267,6 +267,10 @@ fn public_app(
         .service(get_only("/healthz", web::get().to(routes::healthz)))
         .service(get_only("/readyz", web::get().to(routes::readyz)))
         .service(get_only("/version", web::get().to(routes::version)))
+        .service(get_only(
+            "/openapi.json",
+            web::get().to(crate::openapi::openapi_json),
+        ))
         .default_service(web::to(not_found))
         // Innermost first: anything that is still a plain error becomes problem+json.
         .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))

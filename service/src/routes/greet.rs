@@ -2,9 +2,13 @@ use actix_web::{web, HttpResponse};
 use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 
+use crate::openapi::Greeting;
 use crate::startup::AppState;
 
 /// `GET /`: the configured greeting and the time in the configured offset.
+#[utoipa::path(get, path = "/", tag = "greeting", responses(
+    (status = 200, description = "The greeting", body = Greeting),
+))]
 pub async fn greet(state: web::Data<AppState>) -> HttpResponse {
     let now = Utc::now().with_timezone(&state.timezone);
     HttpResponse::Ok().json(json!({

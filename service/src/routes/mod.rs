@@ -1,10 +1,11 @@
-//! One file per resource.
+//! One file per resource. The modules are crate-visible for the OpenAPI path items
+//! (`crate::openapi`), which live beside each handler.
 
-mod greet;
-mod health;
-mod secret;
-mod version;
-mod visits;
+pub(crate) mod greet;
+pub(crate) mod health;
+pub(crate) mod secret;
+pub(crate) mod version;
+pub(crate) mod visits;
 
 pub use greet::greet;
 pub use health::{healthz, readyz};

@@ -4,9 +4,19 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::openapi::{Problem, SecretMessage};
 use crate::startup::AppState;
 
 /// `GET /secret`: the secret message, for an API key or a valid Bearer JWT only.
+#[utoipa::path(get, path = "/secret", tag = "secret",
+    security(("api_key" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The secret message", body = SecretMessage),
+        (status = 401, description = "Missing or invalid credentials (WWW-Authenticate: Bearer)", body = Problem, content_type = "application/problem+json"),
+        (status = 431, description = "Request headers above 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Authentication is not configured", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 pub async fn secret(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,8 +1,12 @@
 use actix_web::HttpResponse;
 
 use crate::build_info::BUILD;
+use crate::openapi::Version;
 
 /// `GET /version`: crate (or image) version and git revision.
+#[utoipa::path(get, path = "/version", tag = "version", responses(
+    (status = 200, description = "Version and git revision", body = Version),
+))]
 pub async fn version() -> HttpResponse {
     HttpResponse::Ok().json(BUILD)
 }

@@ -2,15 +2,24 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::openapi::{Problem, Visits};
 use crate::visit_store::WorkerVisitStore;
 
 /// `POST /visits`: atomically adds one visit.
+#[utoipa::path(post, path = "/visits", tag = "visits", responses(
+    (status = 200, description = "The count including this visit", body = Visits),
+    (status = 503, description = "The visit store did not answer in time (Retry-After: 1)", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn record_visit(store: web::Data<WorkerVisitStore>) -> Result<HttpResponse, ApiError> {
     let visits = store.increment().await?;
     Ok(HttpResponse::Ok().json(json!({ "visits": visits })))
 }
 
 /// `GET /visits`: the current count.
+#[utoipa::path(get, path = "/visits", tag = "visits", responses(
+    (status = 200, description = "The current count", body = Visits),
+    (status = 503, description = "The visit store did not answer in time (Retry-After: 1)", body = Problem, content_type = "application/problem+json"),
+))]
 pub async fn count_visits(store: web::Data<WorkerVisitStore>) -> Result<HttpResponse, ApiError> {
     let visits = store.count().await?;
     Ok(HttpResponse::Ok().json(json!({ "visits": visits })))
