@@ -331,7 +331,8 @@ pub fn notifications(apps: &[App], objects: &[Value], rendered: &Rendered) -> Ve
             }
         }
         for (trigger, service, channel) in subscriptions {
-            if channel.is_empty() {
+            // GitHub takes its repository from the template (repoURLPath), not a recipient.
+            if channel.is_empty() && service != "github" {
                 violations.push(format!(
                     "{}: {trigger}.{service} subscription has no channel",
                     app.origin
