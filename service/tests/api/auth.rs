@@ -44,6 +44,16 @@ fn hs256(claims: &serde_json::Value, secret: &str) -> String {
     .unwrap()
 }
 
+fn rs256(claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap();
+    encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+}
+
+fn es256(claims: &serde_json::Value) -> String {
+    let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).unwrap();
+    encode(&Header::new(Algorithm::ES256), claims, &key).unwrap()
+}
+
 async fn bearer(app: &TestApp, token: &str) -> reqwest::Response {
     app.client
         .get(format!("{}/secret", app.address))
@@ -151,12 +161,7 @@ async fn rs256_accepts_only_rs256() {
         ("JWT_PUBLIC_KEY", RSA_PUBLIC.into()),
     ])
     .await;
-    let rs256 = encode(
-        &Header::new(Algorithm::RS256),
-        &claims(),
-        &EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    let rs256 = rs256(&claims());
     assert_accepted(bearer(&app, &rs256).await).await;
     // HS/RS confusion: an HS256 token keyed with the public key's PEM must not verify.
     assert_rejected(
@@ -165,12 +170,7 @@ async fn rs256_accepts_only_rs256() {
     )
     .await;
     // A valid ES256 token from another key family is refused too.
-    let es256 = encode(
-        &Header::new(Algorithm::ES256),
-        &claims(),
-        &EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    let es256 = es256(&claims());
     assert_rejected(bearer(&app, &es256).await, "algorithm not accepted").await;
     app.stop().await;
 }
@@ -182,12 +182,7 @@ async fn es256_with_escaped_newlines_in_env() {
         ("JWT_PUBLIC_KEY", EC_PUBLIC.replace('\n', "\\n")),
     ])
     .await;
-    let es256 = encode(
-        &Header::new(Algorithm::ES256),
-        &claims(),
-        &EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    let es256 = es256(&claims());
     assert_accepted(bearer(&app, &es256).await).await;
     app.stop().await;
 }
