@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 
 use crate::helpers::{auth_env, BinaryApp, RedisServer, API_KEY};
 
-const MAX_EXAMPLES: &str = "50";
+/// Examples per operation: `DRILL_FUZZ_EXAMPLES` (scripts/drill raises it), 50 by default.
+fn max_examples() -> String {
+    std::env::var("DRILL_FUZZ_EXAMPLES").unwrap_or_else(|_| "50".into())
+}
 
 fn schemathesis() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/schemathesis");
@@ -42,7 +45,7 @@ fn run(schema: &str, base_url: &str, extra: &[&str]) -> Output {
         .arg("--config-file")
         .arg(&config)
         .args(["--no-color", "run", schema, "--url", base_url])
-        .args(["--checks", "all", "--max-examples", MAX_EXAMPLES])
+        .args(["--checks", "all", "--max-examples", &max_examples()])
         .args(["--seed", "1", "--generation-database", "none"])
         .args(["--header", &format!("X-API-Key: {API_KEY}")])
         .args(["--request-timeout", "5"])
@@ -79,7 +82,8 @@ fn schemathesis_finds_no_5xx_and_no_schema_violation() {
     assert!(summary.contains("passed"), "{summary}");
     assert!(!app.logs().contains("panicked"));
     println!(
-        "DRILL openapi-fuzz: max_examples={MAX_EXAMPLES} {}",
+        "DRILL openapi-fuzz: max_examples={} {}",
+        max_examples(),
         summary.trim()
     );
 }
