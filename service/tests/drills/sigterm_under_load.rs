@@ -17,6 +17,7 @@ const TIMEOUT_SECONDS: u64 = 10;
 fn sigterm_under_load_fails_no_request_of_a_readiness_aware_client() {
     let _exclusive = load::exclusive();
     let redis = RedisServer::start();
+    load::without_persistence(&redis);
     let mut env = redis.env();
     env.push(("SHUTDOWN_DELAY_SECONDS", DELAY_SECONDS.to_string()));
     env.push(("SHUTDOWN_TIMEOUT_SECONDS", TIMEOUT_SECONDS.to_string()));
