@@ -32,10 +32,9 @@ pub fn relaxed_command_timeout() -> (&'static str, String) {
     ("REDIS_COMMAND_TIMEOUT_MS", "1000".into())
 }
 
-/// Turns Redis persistence off for drills about the service rather than the disk. The harness
-/// runs Redis with `appendfsync always` (the kill drill needs it); on this machine's disk, shared
-/// with compiles, fsync stalls held Redis for up to 4 s in a 60 s soak (69 of 92,491 requests
-/// became 503s), a figure of the disk, not of the service.
+/// Turns Redis persistence off for drills about the service rather than the disk: the harness
+/// runs Redis with `appendfsync always` (the kill drill needs it), so every INCR would also wait
+/// for an fsync on a disk shared with compiles.
 pub fn without_persistence(redis: &crate::helpers::RedisServer) {
     assert!(redis.command("CONFIG SET appendonly no").starts_with("+OK"));
 }
