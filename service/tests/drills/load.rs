@@ -91,9 +91,9 @@ impl Load {
         }
     }
 
-    /// Runs the load to completion; at most 2 million requests whatever the duration.
+    /// Runs the load to completion. A request budget bounds memory whatever the duration.
     pub async fn run(self) -> Report {
-        const MAX_REQUESTS_PER_CONNECTION: usize = 2_000_000 / 64;
+        const MAX_REQUESTS_PER_CONNECTION: usize = 50_000;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(self.connections)
             .timeout(Duration::from_secs(10))
