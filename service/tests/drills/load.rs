@@ -32,6 +32,15 @@ pub fn relaxed_command_timeout() -> (&'static str, String) {
     ("REDIS_COMMAND_TIMEOUT_MS", "1000".into())
 }
 
+/// `RUST_LOG` for drills under load: `DRILL_RUST_LOG`, else `warn`. Access logs are written
+/// synchronously on the actix worker threads, here to a file on a disk shared with compiles. Two
+/// 60 s soaks with them on under heavy compile I/O had ~0.07 % 503s (Redis commands timed out
+/// behind a stalled worker); with them off, none (docs/reliability.md, findings). Warnings and
+/// errors still log; scripts/drill runs with `info`.
+pub fn access_log_filter() -> String {
+    std::env::var("DRILL_RUST_LOG").unwrap_or_else(|_| "warn".into())
+}
+
 /// Turns Redis persistence off for drills about the service rather than the disk: the harness
 /// runs Redis with `appendfsync always` (the kill drill needs it), so every INCR would also wait
 /// for an fsync on a disk shared with compiles.

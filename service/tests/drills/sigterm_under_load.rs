@@ -22,6 +22,7 @@ fn sigterm_under_load_fails_no_request_of_a_readiness_aware_client() {
     env.push(("SHUTDOWN_DELAY_SECONDS", DELAY_SECONDS.to_string()));
     env.push(("SHUTDOWN_TIMEOUT_SECONDS", TIMEOUT_SECONDS.to_string()));
     env.push(load::relaxed_command_timeout());
+    env.push(("RUST_LOG", load::access_log_filter()));
     let app = BinaryApp::start(&env);
 
     let runtime = load::client_runtime();

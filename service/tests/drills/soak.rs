@@ -18,11 +18,7 @@ fn soak_holds_without_errors_leaks_or_lost_increments() {
     load::without_persistence(&redis);
     let mut env = redis.env();
     env.push(load::relaxed_command_timeout());
-    // Access logs are written synchronously on the actix worker threads, here to a file on a disk
-    // shared with compiles. Two 60 s soaks with them on under heavy compile I/O had ~0.07 % 503s
-    // (Redis commands timed out behind a stalled worker); with them off, none. The fast soak keeps
-    // them off (warnings and errors still log); scripts/drill runs the long soak with `info`.
-    let log_filter = std::env::var("DRILL_SOAK_RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let log_filter = load::access_log_filter();
     env.push(("RUST_LOG", log_filter.clone()));
     let app = BinaryApp::start(&env);
     let pid = app.child.id();
