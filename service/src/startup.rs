@@ -256,7 +256,9 @@ fn public_app(
         .app_data(state)
         .app_data(web::Data::new(store))
         .app_data(web::Data::new(BodyLimit(body_limit)))
-        .route("/", web::get().to(routes::greet))
+        // Bounds bodies without a Content-Length (chunked) too.
+        .app_data(web::PayloadConfig::new(body_limit))
+        .service(get_only("/", web::get().to(routes::greet)))
         .service(
             web::resource("/visits")
                 .route(web::post().to(routes::record_visit))

@@ -5,12 +5,23 @@ use crate::error::ApiError;
 use crate::openapi::{Problem, Visits};
 use crate::visit_store::WorkerVisitStore;
 
-/// `POST /visits`: atomically adds one visit.
+/// `POST /visits`: atomically adds one visit. It takes no input; a body, when sent, must be JSON
+/// (and is ignored), so garbage is refused instead of silently counted.
 #[utoipa::path(post, path = "/visits", tag = "visits", responses(
     (status = 200, description = "The count including this visit", body = Visits),
+    (status = 400, description = "The body is neither empty nor JSON", body = Problem, content_type = "application/problem+json"),
+    (status = 413, description = "The body is larger than REQUEST_BODY_LIMIT_BYTES", body = Problem, content_type = "application/problem+json"),
     (status = 503, description = "The visit store did not answer in time (Retry-After: 1)", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn record_visit(store: web::Data<WorkerVisitStore>) -> Result<HttpResponse, ApiError> {
+pub async fn record_visit(
+    store: web::Data<WorkerVisitStore>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+        return Err(ApiError::BadRequest(
+            "the body must be empty or a JSON document",
+        ));
+    }
     let visits = store.increment().await?;
     Ok(HttpResponse::Ok().json(json!({ "visits": visits })))
 }

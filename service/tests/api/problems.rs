@@ -20,7 +20,8 @@ async fn unknown_paths_and_methods() {
     assert_eq!(delete.headers()["allow"], "GET, POST");
     assert_problem(delete, 405).await;
     let post = app.post("/").await;
-    assert_problem(post, 404).await;
+    assert_eq!(post.headers()["allow"], "GET");
+    assert_problem(post, 405).await;
     let put = app
         .client
         .put(format!("{}/secret", app.address))
@@ -43,14 +44,40 @@ async fn oversized_body_is_413() {
         .await
         .unwrap();
     assert_problem(response, 413).await;
-    let small = app
+    let json = app
         .client
         .post(format!("{}/visits", app.address))
-        .body(vec![b'x'; 100])
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
-    assert_eq!(small.status(), 200);
+    assert_eq!(
+        json.status(),
+        200,
+        "a small JSON body is accepted (and ignored)"
+    );
+    for garbage in [b"{\"a\":".to_vec(), vec![0xff, 0xfe, 0xfd], vec![b'x'; 100]] {
+        let response = app
+            .client
+            .post(format!("{}/visits", app.address))
+            .body(garbage)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, 400).await;
+    }
+    // Chunked (no Content-Length) bodies are bounded too.
+    let chunks =
+        futures_util::stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512])));
+    let chunked = app
+        .client
+        .post(format!("{}/visits", app.address))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(chunked, 413).await;
     app.stop().await;
 }
 
