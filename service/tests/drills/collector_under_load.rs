@@ -80,9 +80,9 @@ fn dead_or_black_holed_collector_adds_no_latency_under_load() {
     let black_holed = load_with_collector(black_hole.local_addr().unwrap().port(), duration);
 
     let baseline = quantile(healthy.ok(), 0.99);
-    // An exporter on the request path would add its timeout (seconds) to requests; the margin
-    // only absorbs scheduling noise between runs on a shared 2-core machine.
-    let allowed = baseline * 2 + Duration::from_millis(100);
+    // An exporter on the request path would add its 5 s timeout to requests (black hole); the
+    // 1 s margin absorbs scheduling noise on a shared 2-core machine and still catches that.
+    let allowed = baseline * 2 + Duration::from_secs(1);
     let mut figures = vec![format!(
         "healthy: rps={:.0} p99={}",
         healthy.requests_per_second(),
