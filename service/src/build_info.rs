@@ -1,6 +1,7 @@
 //! What build is running: crate version (or the image's VERSION build arg) and git revision.
 
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+/// `GET /version`.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
 pub struct BuildInfo {
     pub version: &'static str,
     pub revision: &'static str,

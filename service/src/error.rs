@@ -35,12 +35,14 @@ pub enum ApiError {
     NotReady(String),
 }
 
-/// RFC 9457 problem details.
-#[derive(Serialize)]
+/// RFC 9457 problem details (`application/problem+json`): every error body.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
     pub kind: &'static str,
     pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     pub detail: String,
 }

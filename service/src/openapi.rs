@@ -1,13 +1,14 @@
-//! The OpenAPI 3.1 description of the public API, served at `GET /openapi.json`. The schemas below
-//! document the JSON the handlers build; `tests/drills/openapi_fuzz.rs` holds the running service
-//! to them with schemathesis, so a drift between the two fails the drills. The structs only
-//! describe bodies (the handlers build them with `json!`); `Serialize` makes serde renames apply.
+//! The OpenAPI 3.1 description of the public API, served at `GET /openapi.json`. The body types
+//! below are the ones the handlers serialize, so the document cannot drift from the responses;
+//! `tests/drills/openapi_fuzz.rs` still holds the running service to it with schemathesis.
 
 use actix_web::HttpResponse;
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use crate::build_info::BuildInfo;
+pub use crate::error::Problem;
 use crate::routes;
 
 #[derive(OpenApi)]
@@ -25,7 +26,7 @@ use crate::routes;
         routes::health::readyz,
         routes::version::version,
     ),
-    components(schemas(Greeting, Visits, SecretMessage, Status, Version, Problem)),
+    components(schemas(Greeting, Visits, SecretMessage, Status, BuildInfo, Problem)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
@@ -58,9 +59,9 @@ impl Modify for SecuritySchemes {
 
 /// `GET /`.
 #[derive(Serialize, ToSchema)]
-pub struct Greeting {
+pub struct Greeting<'a> {
     /// The configured greeting.
-    pub message: String,
+    pub message: &'a str,
     /// Now, in the configured offset (RFC 3339, milliseconds).
     #[schema(format = DateTime)]
     pub time: String,
@@ -75,32 +76,13 @@ pub struct Visits {
 
 /// `GET /secret`.
 #[derive(Serialize, ToSchema)]
-pub struct SecretMessage {
-    pub message: String,
+pub struct SecretMessage<'a> {
+    pub message: &'a str,
 }
 
 /// `GET /healthz`, `GET /readyz`.
 #[derive(Serialize, ToSchema)]
 pub struct Status {
     #[schema(example = "ok")]
-    pub status: String,
-}
-
-/// `GET /version`.
-#[derive(Serialize, ToSchema)]
-pub struct Version {
-    pub version: String,
-    pub revision: String,
-}
-
-/// RFC 9457 problem details (`application/problem+json`): every error body.
-#[derive(Serialize, ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    #[schema(example = "about:blank")]
-    pub kind: String,
-    pub title: String,
-    #[schema(minimum = 400, maximum = 599)]
-    pub status: u16,
-    pub detail: String,
+    pub status: &'static str,
 }

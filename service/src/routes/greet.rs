@@ -1,6 +1,5 @@
 use actix_web::{web, HttpResponse};
 use chrono::{SecondsFormat, Utc};
-use serde_json::json;
 
 use crate::openapi::Greeting;
 use crate::startup::AppState;
@@ -11,8 +10,8 @@ use crate::startup::AppState;
 ))]
 pub async fn greet(state: web::Data<AppState>) -> HttpResponse {
     let now = Utc::now().with_timezone(&state.timezone);
-    HttpResponse::Ok().json(json!({
-        "message": state.greeting,
-        "time": now.to_rfc3339_opts(SecondsFormat::Millis, true),
-    }))
+    HttpResponse::Ok().json(Greeting {
+        message: &state.greeting,
+        time: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+    })
 }

@@ -1,5 +1,4 @@
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::openapi::{Problem, Status};
@@ -11,7 +10,7 @@ use crate::visit_store::WorkerVisitStore;
     (status = 200, description = "Alive", body = Status),
 ))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// `GET /readyz`: ready only when not draining and the visit store answers a ping in time.
@@ -30,5 +29,5 @@ pub async fn readyz(
         .ping()
         .await
         .map_err(|e| ApiError::NotReady(format!("visit store: {e}")))?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }

@@ -1,7 +1,6 @@
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::openapi::{Problem, SecretMessage};
@@ -40,5 +39,7 @@ pub async fn secret(
         .ok_or(ApiError::AuthNotConfigured)?;
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(json!({ "message": message.expose_secret() })))
+        .json(SecretMessage {
+            message: message.expose_secret(),
+        }))
 }

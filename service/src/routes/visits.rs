@@ -1,5 +1,4 @@
 use actix_web::{web, HttpResponse};
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::openapi::{Problem, Visits};
@@ -23,7 +22,7 @@ pub async fn record_visit(
         ));
     }
     let visits = store.increment().await?;
-    Ok(HttpResponse::Ok().json(json!({ "visits": visits })))
+    Ok(HttpResponse::Ok().json(Visits { visits }))
 }
 
 /// `GET /visits`: the current count.
@@ -33,5 +32,5 @@ pub async fn record_visit(
 ))]
 pub async fn count_visits(store: web::Data<WorkerVisitStore>) -> Result<HttpResponse, ApiError> {
     let visits = store.count().await?;
-    Ok(HttpResponse::Ok().json(json!({ "visits": visits })))
+    Ok(HttpResponse::Ok().json(Visits { visits }))
 }
