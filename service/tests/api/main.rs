@@ -8,6 +8,7 @@ mod helpers;
 mod metrics;
 mod problems;
 mod redis_faults;
+mod redis_tls;
 mod secrets_in_logs;
 mod shutdown;
 mod traces;
