@@ -113,7 +113,7 @@ pub struct TelemetrySettings {
 }
 
 /// Every setting, by its environment variable. TOML keys are these names in lower case.
-const VARIABLES: &[&str] = &[
+pub const VARIABLES: &[&str] = &[
     "GREETING",
     "TIMEZONE_OFFSET",
     "SECRET_MESSAGE",
