@@ -50,3 +50,22 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, serde_yaml_ng::Error> {
     }
     Ok(docs)
 }
+
+/// Runs `scripts/validate` on one kustomization root (a fixture) and returns whether it passed
+/// and everything it printed. Fails the test when the validators are not installed.
+pub fn run_validate(root: &Path) -> (bool, String) {
+    let output = Command::new(repo_root().join("scripts/validate"))
+        .arg(root)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/validate: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !text.contains("is not installed"),
+        "scripts/validate needs its tools: run scripts/setup (kubernetes-validate, check-jsonschema)\n{text}"
+    );
+    (output.status.success(), text)
+}

@@ -5,7 +5,7 @@
 //! broken fixture (tests/fixtures/argocd/) and must catch it.
 
 use policy::argocd::{self, App, Rendered};
-use policy::{parse_documents, render, repo_root};
+use policy::{parse_documents, render, repo_root, run_validate};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -465,24 +465,9 @@ fn unresolvable_external_secrets_are_caught() {
 /// Argo CD and platform kind argocd/ uses, against ../shared/schemas/crds.
 #[test]
 fn schema_validation_rejects_typos_in_argocd_kinds() {
-    let fixture = repo_root().join("policy/tests/fixtures/argocd/kustomize/schema-typos");
-    let output = std::process::Command::new(repo_root().join("scripts/validate"))
-        .arg(&fixture)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run scripts/validate: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !text.contains("is not installed"),
-        "scripts/validate needs its tools: run scripts/setup\n{text}"
-    );
-    assert!(
-        !output.status.success(),
-        "scripts/validate accepted the typos:\n{text}"
-    );
+    let (ok, text) =
+        run_validate(&repo_root().join("policy/tests/fixtures/argocd/kustomize/schema-typos"));
+    assert!(!ok, "scripts/validate accepted the typos:\n{text}");
     for typo in [
         "'automatic' was unexpected",
         "'preserveResourcesOnDeletion' was unexpected",

@@ -4,9 +4,8 @@
 
 use policy::deploy::{availability, canary, config, integrity, network, security, Env};
 use policy::objects::find_mut;
-use policy::{render, repo_root};
+use policy::{render, repo_root, run_validate};
 use serde_json::{json, Value};
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// Each overlay rendered once per test binary.
@@ -826,23 +825,11 @@ fn required_flows_catch_missing_allows_and_open_redis() {
 
 /// Runs scripts/validate on one fixture kustomization; returns (success, combined output).
 fn validate_fixture(fixture: &str) -> (bool, String) {
-    let dir = repo_root()
-        .join("policy/tests/fixtures/deploy")
-        .join(fixture);
-    let output = Command::new(repo_root().join("scripts/validate"))
-        .arg(&dir)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run scripts/validate: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        !text.contains("is not installed"),
-        "scripts/validate needs its tools: run scripts/setup (kubernetes-validate, check-jsonschema)\n{text}"
-    );
-    (output.status.success(), text)
+    run_validate(
+        &repo_root()
+            .join("policy/tests/fixtures/deploy")
+            .join(fixture),
+    )
 }
 
 #[test]
