@@ -101,6 +101,56 @@ fn assert_acknowledged_in_redis(report: &Report, redis: &RedisServer) -> (usize,
     (counts.len(), stored)
 }
 
+/// What every fault drill asserts once its load has run: the process still serves, failures are
+/// fast 503s, readiness failed during the fault and came back, failures stop within the recovery
+/// budget, and every acknowledged increment is in Redis. Prints the drill's figures.
+fn assert_fault_survived(
+    name: &str,
+    app: &mut BinaryApp,
+    redis: &RedisServer,
+    report: &Report,
+    readiness: &[(Instant, u16)],
+    fault_started: Instant,
+    fault_ended: Instant,
+) {
+    assert_still_serving(app);
+    let failures = assert_failures_are_fast_503s(report.failed());
+    assert!(
+        !failures.is_empty(),
+        "{name}: the fault produced no failures"
+    );
+    assert!(
+        readiness
+            .iter()
+            .any(|&(at, status)| at > fault_started && at < fault_ended && status == 503),
+        "{name}: readiness did not flip to 503 during the fault: {readiness:?}"
+    );
+    assert!(
+        readiness
+            .iter()
+            .any(|&(at, status)| at > fault_ended && status == 200),
+        "{name}: readiness did not come back"
+    );
+    let (first_success, recovered) = recovery_after(report, fault_ended);
+    assert!(
+        recovered <= RECOVERY_BUDGET,
+        "{name}: failures went on for {recovered:?} after the fault ended"
+    );
+    let (acknowledged, stored) = assert_acknowledged_in_redis(report, redis);
+    println!(
+        "DRILL {name}: connections={CONNECTIONS} fault={}ms requests={} {} failure_p50={} failure_p99={} failure_max={} bound={} first_200_after_fault={} all_200_after_fault={} acknowledged={acknowledged} redis_counter={stored}",
+        (fault_ended - fault_started).as_millis(),
+        report.samples.len(),
+        report.outcomes(),
+        millis(quantile(failures.iter(), 0.5)),
+        millis(quantile(failures.iter(), 0.99)),
+        millis(quantile(failures.iter(), 1.0)),
+        millis(FAILURE_BOUND),
+        millis(first_success),
+        millis(recovered),
+    );
+}
+
 #[test]
 fn redis_killed_under_load_fails_fast_recovers_and_keeps_acknowledged_increments() {
     let _exclusive = load::exclusive();
@@ -132,38 +182,14 @@ fn redis_killed_under_load_fails_fast_recovers_and_keeps_acknowledged_increments
     let report = runtime.block_on(run).unwrap();
     let readiness = readiness.join().unwrap();
 
-    assert_still_serving(&mut app);
-    let failures = assert_failures_are_fast_503s(report.failed());
-    assert!(!failures.is_empty(), "the outage produced no failures");
-    assert!(
-        readiness
-            .iter()
-            .any(|&(at, status)| at > killed && at < back && status == 503),
-        "readiness did not flip to 503 during the outage: {readiness:?}"
-    );
-    assert!(
-        readiness
-            .iter()
-            .any(|&(at, status)| at > back && status == 200),
-        "readiness did not come back"
-    );
-    let (first_success, recovered) = recovery_after(&report, back);
-    assert!(
-        recovered <= RECOVERY_BUDGET,
-        "failures went on for {recovered:?} after the restart"
-    );
-    let (acknowledged, stored) = assert_acknowledged_in_redis(&report, &redis);
-    println!(
-        "DRILL redis-kill: connections={CONNECTIONS} outage={}s requests={} {} failure_p50={} failure_p99={} failure_max={} bound={} first_200_after_restart={} all_200_after_restart={} acknowledged={acknowledged} redis_counter={stored}",
-        outage.as_secs(),
-        report.samples.len(),
-        report.outcomes(),
-        millis(quantile(failures.iter(), 0.5)),
-        millis(quantile(failures.iter(), 0.99)),
-        millis(quantile(failures.iter(), 1.0)),
-        millis(FAILURE_BOUND),
-        millis(first_success),
-        millis(recovered),
+    assert_fault_survived(
+        "redis-kill",
+        &mut app,
+        &redis,
+        &report,
+        &readiness,
+        killed,
+        back,
     );
 }
 
@@ -194,31 +220,13 @@ fn paused_redis_under_load_fails_within_the_timeout_and_recovers() {
     let report = runtime.block_on(run).unwrap();
     let readiness = readiness.join().unwrap();
 
-    assert_still_serving(&mut app);
-    let failures = assert_failures_are_fast_503s(report.failed());
-    assert!(!failures.is_empty(), "the stall produced no failures");
-    assert!(
-        readiness
-            .iter()
-            .any(|&(at, status)| at > paused && at < resumed && status == 503),
-        "readiness did not flip to 503 during the stall"
-    );
-    let (first_success, recovered) = recovery_after(&report, resumed);
-    assert!(
-        recovered <= RECOVERY_BUDGET,
-        "failures went on for {recovered:?} after SIGCONT"
-    );
-    let (acknowledged, stored) = assert_acknowledged_in_redis(&report, &redis);
-    println!(
-        "DRILL redis-pause: connections={CONNECTIONS} stall={}s requests={} {} failure_p50={} failure_p99={} failure_max={} bound={} first_200_after_resume={} all_200_after_resume={} acknowledged={acknowledged} redis_counter={stored}",
-        stall.as_secs(),
-        report.samples.len(),
-        report.outcomes(),
-        millis(quantile(failures.iter(), 0.5)),
-        millis(quantile(failures.iter(), 0.99)),
-        millis(quantile(failures.iter(), 1.0)),
-        millis(FAILURE_BOUND),
-        millis(first_success),
-        millis(recovered),
+    assert_fault_survived(
+        "redis-pause",
+        &mut app,
+        &redis,
+        &report,
+        &readiness,
+        paused,
+        resumed,
     );
 }
