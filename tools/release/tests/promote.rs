@@ -3,6 +3,22 @@
 mod common;
 use common::{digest, Repo, IMAGE};
 
+/// Promotes dev to staging and returns the PR body it writes.
+fn promote_summary(repo: &Repo) -> String {
+    let summary = repo.file("summary.md");
+    repo.run(
+        "promote",
+        &[
+            "dev",
+            "staging",
+            "--summary-file",
+            summary.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    std::fs::read_to_string(summary).unwrap()
+}
+
 fn prod_pin(repo: &Repo, digest_hex: char) {
     repo.run(
         "bump-image",
@@ -76,18 +92,7 @@ fn summary_shows_old_and_new_digests_and_the_commit_range() {
     .ok();
     repo.commit("pins");
 
-    let summary = repo.file("summary.md");
-    repo.run(
-        "promote",
-        &[
-            "dev",
-            "staging",
-            "--summary-file",
-            summary.to_str().unwrap(),
-        ],
-    )
-    .ok();
-    let body = std::fs::read_to_string(summary).unwrap();
+    let body = promote_summary(&repo);
     assert!(
         body.contains(&format!(
             "| staging before | `{IMAGE}:sha-{old}@{}` | `{}` |",
@@ -123,18 +128,7 @@ fn summary_shows_old_and_new_digests_and_the_commit_range() {
     )
     .ok();
     repo.commit("dev on a release");
-    let summary = repo.file("summary.md");
-    repo.run(
-        "promote",
-        &[
-            "dev",
-            "staging",
-            "--summary-file",
-            summary.to_str().unwrap(),
-        ],
-    )
-    .ok();
-    let body = std::fs::read_to_string(summary).unwrap();
+    let body = promote_summary(&repo);
     assert!(
         body.contains(&format!("Commit range: `{new}..v1.1.0`")),
         "{body}"

@@ -2,7 +2,7 @@
 //! layout change in the overlays that breaks minimal bumps or promotions fails here first.
 
 mod common;
-use common::{digest, Repo, IMAGE};
+use common::{diff_changes, digest, Repo, IMAGE};
 use std::fs;
 use std::path::Path;
 
@@ -81,14 +81,7 @@ fn real_overlays_bump_promote_and_diff_minimally() {
     let report = repo.run("render-diff", &["HEAD"]).ok().stdout;
     let sections: Vec<&str> = report.lines().filter(|l| l.starts_with("#### ")).collect();
     assert_eq!(sections, ["#### prod: 1 object(s) changed"], "{report}");
-    let changes: Vec<&str> = report
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changes: Vec<&str> = diff_changes(&report);
     assert_eq!(changes.len(), 2, "{report}");
     assert!(
         changes.iter().all(|l| l

@@ -1,7 +1,7 @@
 //! scripts/render-diff: per-environment diffs of rendered objects, without ordering noise, capped.
 
 mod common;
-use common::{Repo, IMAGE};
+use common::{diff_changes, Repo, IMAGE};
 
 #[test]
 fn no_change_says_so() {
@@ -30,14 +30,7 @@ fn image_bump_shows_only_the_rollout_of_that_environment() {
         ),
         "{report}"
     );
-    let changes: Vec<&str> = report
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changes: Vec<&str> = diff_changes(&report);
     assert_eq!(
         changes,
         [

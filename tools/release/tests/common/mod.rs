@@ -10,6 +10,17 @@ use std::process::{Command, Output};
 pub const IMAGE: &str = "ghcr.io/greeter-gitops/greeter";
 
 /// A digest made of one repeated hex digit, easy to tell apart in assertions.
+/// The added and removed lines of a unified diff, without the `+++`/`---` file headers.
+pub fn diff_changes(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect()
+}
+
 pub fn digest(hex_digit: char) -> String {
     format!("sha256:{}", hex_digit.to_string().repeat(64))
 }
@@ -174,13 +185,8 @@ impl Repo {
 
     /// The added and removed lines of the work tree's diff (no headers, no context).
     pub fn changed_lines(&self) -> Vec<String> {
-        self.git(&["diff", "--unified=0"])
-            .lines()
-            .filter(|l| {
-                (l.starts_with('+') || l.starts_with('-'))
-                    && !l.starts_with("+++")
-                    && !l.starts_with("---")
-            })
+        diff_changes(&self.git(&["diff", "--unified=0"]))
+            .into_iter()
             .map(str::to_string)
             .collect()
     }
