@@ -17,6 +17,8 @@ pub const HTTP_BUCKETS: &[f64] = &[
 const STORE_BUCKETS: &[f64] = &[
     0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
+/// Requests per Redis command: 1 when idle, up to the connections a worker serves under load.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -25,6 +27,7 @@ pub struct Metrics {
     pub store_errors: IntCounterVec,
     pub store_duration: HistogramVec,
     pub store_up: IntGaugeVec,
+    pub store_batch_size: HistogramVec,
     pub auth_attempts: IntCounterVec,
 }
 
@@ -71,6 +74,14 @@ impl Metrics {
                 ),
                 &["backend"],
             )?,
+            store_batch_size: HistogramVec::new(
+                HistogramOpts::new(
+                    "greeter_visit_store_batch_size",
+                    "Requests answered by one Redis command (concurrent requests on a worker share one)",
+                )
+                .buckets(BATCH_BUCKETS.to_vec()),
+                &["operation", "backend"],
+            )?,
             auth_attempts: IntCounterVec::new(
                 Opts::new(
                     "greeter_auth_attempts_total",
@@ -93,6 +104,9 @@ impl Metrics {
         metrics
             .registry
             .register(Box::new(metrics.store_up.clone()))?;
+        metrics
+            .registry
+            .register(Box::new(metrics.store_batch_size.clone()))?;
         metrics
             .registry
             .register(Box::new(metrics.auth_attempts.clone()))?;

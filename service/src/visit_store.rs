@@ -1,23 +1,34 @@
 //! The visit counter: Redis through deadpool-redis, or process memory when no Redis is configured.
 //!
-//! Hot path: deadpool's checkout recycles every connection with an UNWATCH+PING round trip, which
-//! measured ~3x slower than reusing one multiplexed connection. So each actix worker keeps one
-//! checked-out pooled connection and clones its `MultiplexedConnection` per request (concurrent
-//! requests pipeline over it). The pool still owns the lifecycle: after a failure the worker hands
-//! the connection back, and the next checkout's recycle ping discards it and connects afresh.
+//! Hot path, measured in docs/benchmarks.md:
+//! - deadpool's checkout recycles every connection with an UNWATCH+PING round trip (~3x slower
+//!   than reusing one multiplexed connection), so each actix worker keeps one checked-out pooled
+//!   connection and clones its `MultiplexedConnection`. The pool still owns the lifecycle: after a
+//!   failure the worker hands the connection back, and the next checkout's recycle ping discards it
+//!   and connects afresh.
+//! - Group commit: the increments that arrive on one worker while its previous `INCRBY` is on the
+//!   wire share the next one. `INCRBY n` answers the count after all n, so each request takes its
+//!   own number from the n it reserved: counts stay exact and unique, and Redis and the client
+//!   handle one command per batch instead of one per request. Reads coalesce the same way. A
+//!   request only ever joins a batch that has not been sent yet, so it reads every write that was
+//!   acknowledged before it arrived.
 
-use std::cell::RefCell;
-use std::future::Future;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::future::{poll_fn, Future};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{
     self, AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo,
 };
 use deadpool_redis::{Manager, Pool, Runtime};
+use prometheus::{Histogram, IntCounter, IntGauge};
 use secrecy::ExposeSecret;
+use tokio::time::{timeout_at, Instant};
 use tracing::Instrument;
 
 use crate::configuration::RedisSettings;
@@ -48,6 +59,8 @@ enum Operation {
 }
 
 impl Operation {
+    const ALL: [Operation; 3] = [Operation::Incr, Operation::Get, Operation::Ping];
+
     fn label(self) -> &'static str {
         match self {
             Operation::Incr => "incr",
@@ -75,20 +88,27 @@ struct RedisBackend {
     key: String,
     command_timeout: Duration,
     checkout_timeout: Duration,
+    /// Requests per `INCRBY` and per `GET`, indexed by `Batched`.
+    batch_sizes: [Histogram; 2],
+}
+
+/// One operation's metric series, resolved once: label lookups hash and lock on every call.
+struct OperationMetrics {
+    attempts: IntCounter,
+    duration: Histogram,
 }
 
 /// The store shared by all workers.
 pub struct VisitStore {
     backend: Backend,
     metrics: Metrics,
+    operations: [OperationMetrics; 3],
+    up: IntGauge,
 }
 
 impl VisitStore {
     pub fn memory(metrics: Metrics) -> Arc<Self> {
-        Arc::new(Self {
-            backend: Backend::Memory(AtomicU64::new(0)),
-            metrics,
-        })
+        Self::new(Backend::Memory(AtomicU64::new(0)), metrics)
     }
 
     pub fn redis(
@@ -133,23 +153,45 @@ impl VisitStore {
         metrics
             .register_pool(pool.clone())
             .map_err(|e| e.to_string())?;
-        Ok(Arc::new(Self {
-            backend: Backend::Redis(RedisBackend {
-                pool,
-                key,
-                command_timeout: settings.command_timeout,
-                // Bounds wait + create + recycle together, whatever deadpool does inside.
-                checkout_timeout: settings.connect_timeout + settings.command_timeout,
+        let backend = Backend::Redis(RedisBackend {
+            pool,
+            key,
+            command_timeout: settings.command_timeout,
+            // Bounds wait + create + recycle together, whatever deadpool does inside.
+            checkout_timeout: settings.connect_timeout + settings.command_timeout,
+            batch_sizes: Batched::ALL.map(|batched| {
+                metrics
+                    .store_batch_size
+                    .with_label_values(&[batched.operation().label(), "redis"])
             }),
+        });
+        Ok(Self::new(backend, metrics))
+    }
+
+    fn new(backend: Backend, metrics: Metrics) -> Arc<Self> {
+        let name = backend_name(&backend);
+        let operations = Operation::ALL.map(|operation| {
+            let labels = [operation.label(), name];
+            OperationMetrics {
+                attempts: metrics.store_operations.with_label_values(&labels),
+                duration: metrics.store_duration.with_label_values(&labels),
+            }
+        });
+        let up = metrics.store_up.with_label_values(&[name]);
+        Arc::new(Self {
+            backend,
             metrics,
-        }))
+            operations,
+            up,
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {
-        match self.backend {
-            Backend::Memory(_) => "memory",
-            Backend::Redis(_) => "redis",
-        }
+        backend_name(&self.backend)
+    }
+
+    fn metrics_of(&self, operation: Operation) -> &OperationMetrics {
+        &self.operations[operation as usize]
     }
 
     /// Closes the Redis pool: called after the HTTP server has drained.
@@ -160,29 +202,65 @@ impl VisitStore {
     }
 }
 
-/// One worker's view of the store: the shared store plus the worker's cached connection.
-/// Not `Send`: it lives on one actix worker thread.
+fn backend_name(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Memory(_) => "memory",
+        Backend::Redis(_) => "redis",
+    }
+}
+
+/// One worker's view of the store: the shared store, the worker's cached connection and its
+/// batches. Not `Send`: it lives on one actix worker thread.
 pub struct WorkerVisitStore {
+    worker: Rc<Worker>,
+}
+
+struct Worker {
     store: Arc<VisitStore>,
     connection: RefCell<Option<(deadpool_redis::Connection, MultiplexedConnection)>>,
+    /// Indexed by `Batched`.
+    lanes: [Lane; 2],
+}
+
+/// The Redis commands that requests share.
+#[derive(Clone, Copy)]
+enum Batched {
+    Incr,
+    Get,
+}
+
+impl Batched {
+    const ALL: [Batched; 2] = [Batched::Incr, Batched::Get];
+
+    fn operation(self) -> Operation {
+        match self {
+            Batched::Incr => Operation::Incr,
+            Batched::Get => Operation::Get,
+        }
+    }
 }
 
 impl WorkerVisitStore {
     pub fn new(store: Arc<VisitStore>) -> Self {
         Self {
-            store,
-            connection: RefCell::new(None),
+            worker: Rc::new(Worker {
+                store,
+                connection: RefCell::new(None),
+                lanes: Default::default(),
+            }),
         }
     }
 
     /// Atomically adds one visit and returns the new count.
     pub async fn increment(&self) -> Result<u64, StoreError> {
         self.observe(Operation::Incr, async {
-            match &self.store.backend {
+            match &self.worker.store.backend {
                 Backend::Memory(count) => Ok(count.fetch_add(1, Ordering::SeqCst) + 1),
-                Backend::Redis(redis) => {
-                    let cmd = redis::cmd("INCR").arg(&redis.key).to_owned();
-                    self.query(redis, &cmd).await
+                Backend::Redis(_) => {
+                    let (batch, position) = Worker::join(&self.worker, Batched::Incr);
+                    let last = batch.outcome().await?;
+                    // `INCRBY size` answered `last`: the batch's counts are last-size+1 ..= last.
+                    count(last - batch.size.get() + 1 + position)
                 }
             }
         })
@@ -191,25 +269,29 @@ impl WorkerVisitStore {
 
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.observe(Operation::Get, async {
-            match &self.store.backend {
+            match &self.worker.store.backend {
                 Backend::Memory(count) => Ok(count.load(Ordering::SeqCst)),
-                Backend::Redis(redis) => {
-                    let cmd = redis::cmd("GET").arg(&redis.key).to_owned();
-                    let value: Option<u64> = self.query(redis, &cmd).await?;
-                    Ok(value.unwrap_or(0))
+                Backend::Redis(_) => {
+                    let (batch, _) = Worker::join(&self.worker, Batched::Get);
+                    count(batch.outcome().await?)
                 }
             }
         })
         .await
     }
 
-    /// Readiness: the store answers a ping within its timeout.
+    /// Readiness: the store answers a ping within its timeout. Not batched: it checks the
+    /// connection, every time.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.observe(Operation::Ping, async {
-            match &self.store.backend {
+            match &self.worker.store.backend {
                 Backend::Memory(_) => Ok(()),
                 Backend::Redis(redis) => {
-                    let _: String = self.query(redis, &redis::cmd("PING")).await?;
+                    let deadline = Instant::now() + redis.checkout_timeout + redis.command_timeout;
+                    let _: String = self
+                        .worker
+                        .query(redis, &redis::cmd("PING"), deadline)
+                        .await?;
                     Ok(())
                 }
             }
@@ -222,53 +304,113 @@ impl WorkerVisitStore {
         operation: Operation,
         work: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let backend = self.store.backend_name();
-        let labels = [operation.label(), backend];
-        let metrics = &self.store.metrics;
-        metrics.store_operations.with_label_values(&labels).inc();
+        let store = &self.worker.store;
+        let backend = store.backend_name();
+        let metrics = store.metrics_of(operation);
+        metrics.attempts.inc();
         let started = Instant::now();
         let span = tracing::info_span!("visit_store", otel.name = operation.span_name(), backend);
         let result = work.instrument(span).await;
-        metrics
-            .store_duration
-            .with_label_values(&labels)
-            .observe(started.elapsed().as_secs_f64());
+        metrics.duration.observe(started.elapsed().as_secs_f64());
         match &result {
-            Ok(_) => metrics.store_up.with_label_values(&[backend]).set(1),
+            Ok(_) => store.up.set(1),
             Err(e) => {
-                metrics
+                store
+                    .metrics
                     .store_errors
                     .with_label_values(&[operation.label(), backend, e.kind()])
                     .inc();
-                metrics.store_up.with_label_values(&[backend]).set(0);
+                store.up.set(0);
                 tracing::warn!(operation = operation.label(), error = %e, "visit store operation failed");
             }
         }
         result
+    }
+}
+
+/// A count as the API returns it: someone may have set the key below zero.
+fn count(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value)
+        .map_err(|_| StoreError::Unavailable(format!("the stored count is negative ({value})")))
+}
+
+impl Worker {
+    /// Joins the lane's open batch, or opens one and starts the task that sends it. Returns the
+    /// batch and this request's position in it.
+    fn join(this: &Rc<Self>, batched: Batched) -> (Rc<Batch>, i64) {
+        let mut open = this.lanes[batched as usize].open.borrow_mut();
+        if let Some(batch) = open.as_ref() {
+            let position = batch.size.get();
+            batch.size.set(position + 1);
+            return (batch.clone(), position);
+        }
+        let batch = Rc::new(Batch::new());
+        *open = Some(batch.clone());
+        // A task of its own, not the first request's future: a request dropped by its client
+        // must not strand the others in its batch.
+        actix_web::rt::spawn(Self::send(this.clone(), batched, batch.clone()));
+        (batch, 0)
+    }
+
+    /// Waits until the lane's previous batch is answered, closes this one and sends it as one
+    /// command. Each request in it is answered within one checkout plus one command timeout of
+    /// the batch opening, as if it were alone.
+    async fn send(self: Rc<Self>, batched: Batched, batch: Rc<Batch>) {
+        let Backend::Redis(redis) = &self.store.backend else {
+            unreachable!("only Redis commands are batched")
+        };
+        let deadline = batch.opened + redis.checkout_timeout + redis.command_timeout;
+        let lane = &self.lanes[batched as usize];
+        let outcome = match timeout_at(deadline, lane.on_the_wire.lock()).await {
+            Err(_) => Err(StoreError::Timeout(redis.command_timeout)),
+            Ok(_on_the_wire) => {
+                lane.open.borrow_mut().take();
+                let size = batch.size.get();
+                redis.batch_sizes[batched as usize].observe(size as f64);
+                match batched {
+                    Batched::Incr => {
+                        let cmd = redis::cmd("INCRBY").arg(&redis.key).arg(size).to_owned();
+                        self.query(redis, &cmd, deadline).await
+                    }
+                    Batched::Get => {
+                        let cmd = redis::cmd("GET").arg(&redis.key).to_owned();
+                        let value: Result<Option<i64>, _> = self.query(redis, &cmd, deadline).await;
+                        value.map(|value| value.unwrap_or(0))
+                    }
+                }
+            }
+        };
+        batch.finish(outcome);
     }
 
     async fn query<T: redis::FromRedisValue>(
         &self,
         redis: &RedisBackend,
         cmd: &redis::Cmd,
+        deadline: Instant,
     ) -> Result<T, StoreError> {
-        let mut conn = self.connection(redis).await?;
-        let result =
-            match tokio::time::timeout(redis.command_timeout, cmd.query_async(&mut conn)).await {
-                Ok(Ok(value)) => return Ok(value),
-                Ok(Err(e)) => StoreError::Unavailable(e.to_string()),
-                Err(_) => StoreError::Timeout(redis.command_timeout),
-            };
+        let mut conn = self.connection(redis, deadline).await?;
+        let command_deadline = deadline.min(Instant::now() + redis.command_timeout);
+        let result = match timeout_at(command_deadline, cmd.query_async(&mut conn)).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => StoreError::Unavailable(e.to_string()),
+            Err(_) => StoreError::Timeout(redis.command_timeout),
+        };
         // Hand the connection back; the pool's recycle ping decides whether it is still usable.
         self.connection.borrow_mut().take();
         Err(result)
     }
 
-    async fn connection(&self, redis: &RedisBackend) -> Result<MultiplexedConnection, StoreError> {
+    async fn connection(
+        &self,
+        redis: &RedisBackend,
+        deadline: Instant,
+    ) -> Result<MultiplexedConnection, StoreError> {
         if let Some((_, conn)) = self.connection.borrow().as_ref() {
             return Ok(conn.clone());
         }
-        let pooled = match tokio::time::timeout(redis.checkout_timeout, redis.pool.get()).await {
+        let checkout_deadline = deadline.min(Instant::now() + redis.checkout_timeout);
+        let pooled = match timeout_at(checkout_deadline, redis.pool.get()).await {
             Ok(Ok(pooled)) => pooled,
             Ok(Err(e)) => return Err(StoreError::Unavailable(e.to_string())),
             Err(_) => return Err(StoreError::Timeout(redis.checkout_timeout)),
@@ -276,5 +418,64 @@ impl WorkerVisitStore {
         let conn = MultiplexedConnection::clone(&pooled);
         *self.connection.borrow_mut() = Some((pooled, conn.clone()));
         Ok(conn)
+    }
+}
+
+/// One command's batches on one worker: at most one on the wire, one filling up.
+#[derive(Default)]
+struct Lane {
+    /// The batch taking requests; `None` once it is sent.
+    open: RefCell<Option<Rc<Batch>>>,
+    /// Held while a batch is on the wire, so that the requests arriving meanwhile share the next.
+    on_the_wire: tokio::sync::Mutex<()>,
+}
+
+/// Requests sharing one Redis command, and its answer once it came.
+struct Batch {
+    opened: Instant,
+    size: Cell<i64>,
+    outcome: OnceCell<Result<i64, StoreError>>,
+    waiting: RefCell<Vec<Waker>>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            size: Cell::new(1),
+            outcome: OnceCell::new(),
+            waiting: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn finish(&self, outcome: Result<i64, StoreError>) {
+        let _ = self.outcome.set(outcome);
+        for waker in self.waiting.take() {
+            waker.wake();
+        }
+    }
+
+    async fn outcome(&self) -> Result<i64, StoreError> {
+        poll_fn(|cx| match self.outcome.get() {
+            Some(outcome) => Poll::Ready(outcome.clone()),
+            None => {
+                self.waiting.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_negative_stored_count_is_an_error_not_a_wrapped_number() {
+        assert_eq!(count(0).unwrap(), 0);
+        assert_eq!(count(42).unwrap(), 42);
+        let error = count(-3).unwrap_err();
+        assert_eq!(error.to_string(), "the stored count is negative (-3)");
     }
 }

@@ -24,6 +24,8 @@ async fn documented_metrics_on_the_metrics_port() {
         r#"greeter_visit_store_operations_total{backend="redis",operation="ping"} 1"#,
         r#"greeter_visit_store_operation_duration_seconds_bucket{backend="redis",operation="incr",le="#,
         r#"greeter_visit_store_up{backend="redis"} 1"#,
+        r#"greeter_visit_store_batch_size_count{backend="redis",operation="incr"} 1"#,
+        r#"greeter_visit_store_batch_size_sum{backend="redis",operation="get"} 1"#,
         "greeter_visit_store_pool_max_size 16",
         "greeter_visit_store_pool_size ",
         "greeter_visit_store_pool_available ",
