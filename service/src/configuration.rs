@@ -12,6 +12,7 @@ use chrono::FixedOffset;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// A setting that cannot be used, named by its environment variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -105,7 +106,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct TelemetrySettings {
     pub log_format: LogFormat,
-    pub log_filter: String,
+    /// `RUST_LOG` as `target=level` directives (a `Targets` filter: no per-span-entry cost).
+    pub log_filter: Targets,
     /// `None`: no trace export (trace ids are still generated for log correlation).
     pub otlp_endpoint: Option<String>,
     pub service_name: String,
@@ -418,6 +420,33 @@ fn parse_redis(v: &Values) -> Result<Option<RedisSettings>, ConfigError> {
     }))
 }
 
+/// `RUST_LOG`: comma-separated `level` and `target=level` directives, e.g. `info,greeter=debug`.
+/// Parsed into a `Targets` filter rather than an `EnvFilter`: EnvFilter takes a lock on every
+/// span entry and exit of every request (docs/benchmarks.md), for span and field filters
+/// (`target[span{field}]=level`) the service does not need. Those, bare targets (a typo like
+/// `inof` would silently log nothing) and empty directives are refused.
+fn parse_log_filter(value: &str) -> Result<Targets, String> {
+    let mut targets = Targets::new();
+    for directive in value.split(',').map(str::trim) {
+        let level = |level: &str| {
+            level.parse::<LevelFilter>().map_err(|_| {
+                format!("{directive:?} in {value:?}: {level:?} is not one of off, error, warn, info, debug, trace")
+            })
+        };
+        targets = match directive.split_once('=') {
+            _ if directive.is_empty() => return Err(format!("{value:?}: an empty directive")),
+            Some((target, _)) if target.is_empty() || target.contains(['[', ']', '{', '}', '=']) => {
+                return Err(format!(
+                    "{directive:?} in {value:?}: expected `target=level` (span and field filters are not supported)"
+                ))
+            }
+            Some((target, filter)) => targets.with_target(target, level(filter)?),
+            None => targets.with_default(level(directive)?),
+        };
+    }
+    Ok(targets)
+}
+
 fn parse_telemetry(v: &Values) -> Result<TelemetrySettings, ConfigError> {
     let log_format = match v.string("LOG_FORMAT", "json").to_ascii_lowercase().as_str() {
         "json" => LogFormat::Json,
@@ -429,9 +458,8 @@ fn parse_telemetry(v: &Values) -> Result<TelemetrySettings, ConfigError> {
             ))
         }
     };
-    let log_filter = v.string("RUST_LOG", "info");
-    tracing_subscriber::EnvFilter::try_new(&log_filter)
-        .map_err(|e| ConfigError::new("RUST_LOG", e.to_string()))?;
+    let log_filter = parse_log_filter(&v.string("RUST_LOG", "info"))
+        .map_err(|e| ConfigError::new("RUST_LOG", e))?;
     let otlp_endpoint = match v.get("OTEL_EXPORTER_OTLP_ENDPOINT") {
         None => None,
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
@@ -530,6 +558,25 @@ mod tests {
     }
 
     #[test]
+    fn log_filter_levels_and_targets() {
+        use tracing::Level;
+        let filter = load_from(&env(&[(
+            "RUST_LOG",
+            " warn , greeter=debug,actix_server=off ",
+        )]))
+        .unwrap()
+        .telemetry
+        .log_filter;
+        assert!(filter.would_enable("greeter::visit_store", &Level::DEBUG));
+        assert!(!filter.would_enable("greeter", &Level::TRACE));
+        assert!(filter.would_enable("deadpool", &Level::WARN));
+        assert!(!filter.would_enable("deadpool", &Level::INFO));
+        assert!(!filter.would_enable("actix_server::worker", &Level::ERROR));
+        let message = error_of(&[("RUST_LOG", "inof")]).to_string();
+        assert!(message.contains("is not one of off, error"), "{message}");
+    }
+
+    #[test]
     fn offsets_in_every_accepted_form() {
         for (text, seconds) in [
             ("+05:30", 19800),
@@ -584,6 +631,11 @@ mod tests {
             ),
             (vec![("LOG_FORMAT", "xml")], "LOG_FORMAT"),
             (vec![("RUST_LOG", "info,[")], "RUST_LOG"),
+            (vec![("RUST_LOG", "info,")], "RUST_LOG"),
+            (vec![("RUST_LOG", "inof")], "RUST_LOG"),
+            (vec![("RUST_LOG", "greeter=verbose")], "RUST_LOG"),
+            (vec![("RUST_LOG", "greeter[visit_store]=debug")], "RUST_LOG"),
+            (vec![("RUST_LOG", "=debug")], "RUST_LOG"),
             (
                 vec![("DUMMY_API_KEY", "short"), ("SECRET_MESSAGE", "m")],
                 "DUMMY_API_KEY",

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::{EnvFilter, Targets};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -97,7 +97,7 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
         .with_context_activation(false)
         .with_tracked_inactivity(false)
         .with_filter(traced);
-    let logs = LogLayer::new(settings.log_format).with_filter(EnvFilter::new(&settings.log_filter));
+    let logs = LogLayer::new(settings.log_format).with_filter(settings.log_filter.clone());
     tracing_subscriber::registry()
         .with(otel)
         .with(logs)

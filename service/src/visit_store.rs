@@ -29,7 +29,6 @@ use deadpool_redis::{Manager, Pool, Runtime};
 use prometheus::{Histogram, IntCounter, IntGauge};
 use secrecy::ExposeSecret;
 use tokio::time::{timeout_at, Instant};
-use tracing::Instrument;
 
 use crate::configuration::RedisSettings;
 use crate::metrics::Metrics;
@@ -309,8 +308,11 @@ impl WorkerVisitStore {
         let metrics = store.metrics_of(operation);
         metrics.attempts.inc();
         let started = Instant::now();
+        // A child of the request span, never entered: nothing logs inside it, and entering it on
+        // every poll cost more than building it (docs/benchmarks.md). Closed when dropped.
         let span = tracing::info_span!("visit_store", otel.name = operation.span_name(), backend);
-        let result = work.instrument(span).await;
+        let result = work.await;
+        drop(span);
         metrics.duration.observe(started.elapsed().as_secs_f64());
         match &result {
             Ok(_) => store.up.set(1),
