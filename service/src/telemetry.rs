@@ -92,10 +92,15 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     // OpenTelemetry context is attached on every span entry (nothing reads the active context;
     // parents come from the span tree and logs read each span's own context), and no busy/idle
     // clock readings on every entry and exit.
+    // No code.* or thread.* attributes either: the file and line of a span's macro call and the
+    // actix worker's thread name say nothing about a request, and cost four attributes (one an
+    // owned thread name) on every span.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_context_activation(false)
         .with_tracked_inactivity(false)
+        .with_location(false)
+        .with_threads(false)
         .with_filter(traced);
     let logs = LogLayer::new(settings.log_format).with_filter(settings.log_filter.clone());
     tracing_subscriber::registry()
