@@ -363,10 +363,12 @@ impl Worker {
         };
         let deadline = batch.opened + redis.checkout_timeout + redis.command_timeout;
         let lane = &self.lanes[batched as usize];
-        let outcome = match timeout_at(deadline, lane.on_the_wire.lock()).await {
+        let on_the_wire = timeout_at(deadline, lane.on_the_wire.lock()).await;
+        // Closed whether it is sent or timed out waiting: later requests open the next batch.
+        lane.open.borrow_mut().take();
+        let outcome = match on_the_wire {
             Err(_) => Err(StoreError::Timeout(redis.command_timeout)),
             Ok(_on_the_wire) => {
-                lane.open.borrow_mut().take();
                 let size = batch.size.get();
                 redis.batch_sizes[batched as usize].observe(size as f64);
                 match batched {
@@ -472,6 +474,42 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build_info::BUILD;
+
+    /// A batch whose wait for the wire runs past its deadline must still close, or every later
+    /// request would join it and get its stale error without anything being sent again.
+    #[actix_web::test]
+    async fn a_batch_timing_out_before_the_wire_frees_closes_for_the_next() {
+        let unused_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let settings = RedisSettings {
+            host: "127.0.0.1".into(),
+            port: unused_port,
+            username: None,
+            password: None,
+            tls: false,
+            pool_size: 1,
+            connect_timeout: Duration::from_millis(50),
+            command_timeout: Duration::from_millis(50),
+        };
+        let metrics = Metrics::new(&BUILD).unwrap();
+        let store = VisitStore::redis(&settings, "visits".into(), metrics).unwrap();
+        let worker = WorkerVisitStore::new(store);
+
+        let held = worker.worker.lanes[Batched::Incr as usize]
+            .on_the_wire
+            .lock()
+            .await;
+        let error = worker.increment().await.unwrap_err();
+        assert!(matches!(error, StoreError::Timeout(_)), "{error:?}");
+        drop(held);
+        // A fresh batch is sent: nothing listens on the port, so the checkout fails at once.
+        let error = worker.increment().await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    }
 
     #[test]
     fn a_negative_stored_count_is_an_error_not_a_wrapped_number() {
