@@ -91,25 +91,18 @@ impl Metrics {
             )?,
             registry,
         };
-        metrics.registry.register(Box::new(build_info))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.store_operations.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.store_errors.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.store_duration.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.store_up.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.store_batch_size.clone()))?;
-        metrics
-            .registry
-            .register(Box::new(metrics.auth_attempts.clone()))?;
+        let collectors: [Box<dyn Collector>; 7] = [
+            Box::new(build_info),
+            Box::new(metrics.store_operations.clone()),
+            Box::new(metrics.store_errors.clone()),
+            Box::new(metrics.store_duration.clone()),
+            Box::new(metrics.store_up.clone()),
+            Box::new(metrics.store_batch_size.clone()),
+            Box::new(metrics.auth_attempts.clone()),
+        ];
+        for collector in collectors {
+            metrics.registry.register(collector)?;
+        }
         Ok(metrics)
     }
 
