@@ -19,10 +19,11 @@ fn promote_summary(repo: &Repo) -> String {
     std::fs::read_to_string(summary).unwrap()
 }
 
-fn prod_pin(repo: &Repo, digest_hex: char) {
+/// Pins `env` to the image by digest alone, as bump-image does for a release.
+fn pin(repo: &Repo, env: &str, digest_hex: char) {
     repo.run(
         "bump-image",
-        &["prod", &format!("{IMAGE}@{}", digest(digest_hex))],
+        &[env, &format!("{IMAGE}@{}", digest(digest_hex))],
     )
     .ok();
 }
@@ -139,33 +140,25 @@ fn summary_shows_old_and_new_digests_and_the_commit_range() {
 #[test]
 fn check_accepts_the_digest_staging_runs_and_refuses_others() {
     let repo = Repo::new();
-    repo.run(
-        "bump-image",
-        &["staging", &format!("{IMAGE}@{}", digest('b'))],
-    )
-    .ok();
+    pin(&repo, "staging", 'b');
     repo.commit("staging runs b");
 
     // A PR that touches prod without changing its digest passes.
     repo.run("promote", &["--check", "HEAD"]).ok();
 
     // A digest staging does not run is refused.
-    prod_pin(&repo, 'c');
+    pin(&repo, "prod", 'c');
     repo.run("promote", &["--check", "HEAD"])
         .refused("staging runs sha256:bbbb");
 
     // Changing staging in the same PR does not help: staging must run it already (at the base).
-    repo.run(
-        "bump-image",
-        &["staging", &format!("{IMAGE}@{}", digest('c'))],
-    )
-    .ok();
+    pin(&repo, "staging", 'c');
     repo.run("promote", &["--check", "HEAD"])
         .refused("prod never ran it");
     repo.git(&["checkout", "-q", "--", "deploy/overlays/staging"]);
 
     // The digest staging runs at the base passes.
-    prod_pin(&repo, 'b');
+    pin(&repo, "prod", 'b');
     let run = repo.run("promote", &["--check", "HEAD"]).ok();
     assert!(
         run.stdout.contains("which staging runs at HEAD"),
@@ -177,28 +170,20 @@ fn check_accepts_the_digest_staging_runs_and_refuses_others() {
 #[test]
 fn check_accepts_a_rollback_to_a_digest_prod_ran_before() {
     let repo = Repo::new();
-    repo.run(
-        "bump-image",
-        &["staging", &format!("{IMAGE}@{}", digest('b'))],
-    )
-    .ok();
+    pin(&repo, "staging", 'b');
     repo.commit("staging runs b");
     repo.run("promote", &["staging", "prod"]).ok();
     repo.commit("prod runs b");
-    repo.run(
-        "bump-image",
-        &["staging", &format!("{IMAGE}@{}", digest('c'))],
-    )
-    .ok();
+    pin(&repo, "staging", 'c');
     repo.commit("staging runs c");
 
     // Revert prod to `a`, the digest of the initial commit.
-    prod_pin(&repo, 'a');
+    pin(&repo, "prod", 'a');
     let run = repo.run("promote", &["--check", "HEAD"]).ok();
     assert!(run.stdout.contains("rolls back"), "{}", run.stdout);
 
     // Prod never ran `d`.
-    prod_pin(&repo, 'd');
+    pin(&repo, "prod", 'd');
     repo.run("promote", &["--check", "HEAD"])
         .refused("prod never ran it");
 }
