@@ -5,6 +5,7 @@ pub mod argocd;
 pub mod deploy;
 pub mod objects;
 pub mod observability;
+pub mod upstream;
 
 use serde::Deserialize;
 use serde_json::Value;
