@@ -2,8 +2,11 @@
 //!
 //! Every value is read as text and parsed here, so an invalid value is reported with the name of
 //! the environment variable that sets it (the interface the manifests use), never a serde path.
+//!
+//! With `SECRETS_DIR` set, the secrets come from the files there instead (one file per variable,
+//! as a mounted Kubernetes Secret lays them out) and `secrets::watch` re-reads them while running.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +15,7 @@ use chrono::FixedOffset;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 /// A setting that cannot be used, named by its environment variable.
@@ -35,12 +39,22 @@ impl ConfigError {
 pub struct Settings {
     pub greeting: String,
     pub timezone: FixedOffset,
-    pub auth: AuthSettings,
+    pub secrets: SecretSettings,
+    /// `Some` when the secrets come from files (`SECRETS_DIR`), which are re-read while running.
+    pub secret_files: Option<SecretFiles>,
     /// `None`: the in-memory visit store.
     pub redis: Option<RedisSettings>,
     pub redis_key: String,
     pub server: ServerSettings,
     pub telemetry: TelemetrySettings,
+}
+
+/// What the secrets configure: all of it is rebuilt when the secret files change.
+#[derive(Debug, Clone)]
+pub struct SecretSettings {
+    pub auth: AuthSettings,
+    /// For new Redis connections.
+    pub redis_password: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +92,6 @@ pub struct RedisSettings {
     pub host: String,
     pub port: u16,
     pub username: Option<String>,
-    pub password: Option<SecretString>,
     pub tls: bool,
     pub pool_size: usize,
     pub connect_timeout: Duration,
@@ -114,6 +127,14 @@ pub struct TelemetrySettings {
     pub max_queue_size: usize,
 }
 
+/// The settings that are secrets: from `SECRETS_DIR` when it is set, else like any other setting.
+pub const SECRET_VARIABLES: [&str; 4] = [
+    "SECRET_MESSAGE",
+    "DUMMY_API_KEY",
+    "JWT_SECRET",
+    "REDIS_PASSWORD",
+];
+
 /// Every setting, by its environment variable. TOML keys are these names in lower case.
 pub const VARIABLES: &[&str] = &[
     "GREETING",
@@ -121,6 +142,8 @@ pub const VARIABLES: &[&str] = &[
     "SECRET_MESSAGE",
     "DUMMY_API_KEY",
     "JWT_SECRET",
+    "SECRETS_DIR",
+    "SECRETS_POLL_INTERVAL_MS",
     "JWT_PUBLIC_KEY",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
@@ -199,7 +222,15 @@ pub fn load_from(env: &HashMap<String, String>) -> Result<Settings, ConfigError>
             format!("unknown setting {unknown:?} in a config file"),
         ));
     }
-    Settings::parse(&Values(raw))
+    let values = Values(raw);
+    match SecretFiles::of(&values)? {
+        None => Settings::parse(&values, None),
+        Some(mut files) => {
+            let read = files.read()?;
+            files.loaded = read.fingerprint();
+            Settings::parse(&files.with_values(&read), Some(files))
+        }
+    }
 }
 
 /// `CONFIG_DIR` when set (it must exist), else `./config` or `./service/config`.
@@ -232,6 +263,7 @@ fn toml_file(
 }
 
 /// Merged values keyed by lower-case variable name; empty strings count as unset.
+#[derive(Clone)]
 struct Values(HashMap<String, String>);
 
 impl Values {
@@ -294,8 +326,147 @@ impl Values {
     }
 }
 
+/// The secret files: `<SECRETS_DIR>/<VARIABLE>`, one per secret, which is how the kubelet lays
+/// out a mounted Secret (each key a symlink into `..data`, swapped atomically on an update).
+#[derive(Clone)]
+pub struct SecretFiles {
+    pub dir: PathBuf,
+    pub poll_interval: Duration,
+    /// The files read at startup, to tell a change from what is in use.
+    pub loaded: Fingerprint,
+    /// Every other setting: the secrets are validated together with them (JWT, Redis).
+    others: Values,
+}
+
+/// Secret values read from the files, by variable.
+pub struct SecretValues(BTreeMap<&'static str, SecretString>);
+
+/// A digest per secret file: tells what changed without keeping or showing a value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Fingerprint(BTreeMap<&'static str, [u8; 32]>);
+
+impl SecretFiles {
+    /// `Some` when `SECRETS_DIR` is set. The secrets must then come from it alone: a value set
+    /// elsewhere too would be silently shadowed (or never rotate), so it is refused.
+    fn of(v: &Values) -> Result<Option<Self>, ConfigError> {
+        let Some(dir) = v.get("SECRETS_DIR") else {
+            return Ok(None);
+        };
+        if let Some(variable) = SECRET_VARIABLES.iter().find(|s| v.get(s).is_some()) {
+            return Err(ConfigError::new(
+                variable,
+                "set in the environment or a config file while SECRETS_DIR is set; secrets come from the files in SECRETS_DIR alone",
+            ));
+        }
+        Ok(Some(Self {
+            dir: PathBuf::from(dir),
+            poll_interval: v.millis("SECRETS_POLL_INTERVAL_MS", 2000, 3_600_000)?,
+            loaded: Fingerprint::default(),
+            others: v.clone(),
+        }))
+    }
+
+    /// Reads every secret file. A missing file leaves its secret unset; a file that is not a
+    /// secret's name is refused (a typo would otherwise leave the secret unset silently). Names
+    /// starting with `.` are ignored. One trailing newline is dropped (`echo value > FILE`).
+    ///
+    /// In a kubelet volume the files are read through `..data`: the kubelet writes a complete new
+    /// directory before it swaps that link, so they are one version, whereas the visible `<KEY>`
+    /// links are only added and removed around the swap.
+    pub fn read(&self) -> Result<SecretValues, ConfigError> {
+        let kubelet_data = self.dir.join("..data");
+        let dir = if kubelet_data.is_dir() {
+            kubelet_data
+        } else {
+            self.dir.clone()
+        };
+        let unreadable =
+            |e: std::io::Error| ConfigError::new("SECRETS_DIR", format!("{}: {e}", dir.display()));
+        let mut values = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).map_err(unreadable)? {
+            let name = entry.map_err(unreadable)?.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let Some(variable) = SECRET_VARIABLES.iter().find(|s| **s == name) else {
+                return Err(ConfigError::new(
+                    "SECRETS_DIR",
+                    format!(
+                        "{}: unexpected file {name:?}; the files there are named {}",
+                        dir.display(),
+                        SECRET_VARIABLES.join(", ")
+                    ),
+                ));
+            };
+            let path = dir.join(variable);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::new(variable, format!("{}: {e}", path.display())))?;
+            let text = text
+                .strip_suffix('\n')
+                .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+            values.insert(*variable, SecretString::from(text.to_string()));
+        }
+        Ok(SecretValues(values))
+    }
+
+    /// Validates secret values exactly as at startup.
+    pub fn parse(&self, values: &SecretValues) -> Result<SecretSettings, ConfigError> {
+        parse_secrets(&self.with_values(values))
+    }
+
+    fn with_values(&self, values: &SecretValues) -> Values {
+        let mut merged = self.others.clone();
+        merged.0.extend(
+            values
+                .0
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), v.expose_secret().to_string())),
+        );
+        merged
+    }
+}
+
+impl SecretValues {
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint(
+            self.0
+                .iter()
+                .map(|(k, v)| (*k, Sha256::digest(v.expose_secret().as_bytes()).into()))
+                .collect(),
+        )
+    }
+}
+
+impl Fingerprint {
+    /// The variables whose files differ (added, removed or changed).
+    pub fn changed(&self, other: &Fingerprint) -> Vec<&'static str> {
+        SECRET_VARIABLES
+            .into_iter()
+            .filter(|v| self.0.get(v) != other.0.get(v))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for SecretFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretFiles")
+            .field("dir", &self.dir)
+            .field("poll_interval", &self.poll_interval)
+            .field("loaded", &self.loaded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    // A digest of a short secret can be brute-forced: show which files there are, nothing else.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 impl Settings {
-    fn parse(v: &Values) -> Result<Self, ConfigError> {
+    fn parse(v: &Values, secret_files: Option<SecretFiles>) -> Result<Self, ConfigError> {
         let server = ServerSettings {
             host: v
                 .string("HOST", "0.0.0.0")
@@ -324,13 +495,21 @@ impl Settings {
             greeting: v.string("GREETING", "Hello from greeter"),
             timezone: parse_offset(v.get("TIMEZONE_OFFSET").unwrap_or("+00:00"))
                 .map_err(|reason| ConfigError::new("TIMEZONE_OFFSET", reason))?,
-            auth: parse_auth(v)?,
+            secrets: parse_secrets(v)?,
+            secret_files,
             redis: parse_redis(v)?,
             redis_key: v.string("REDIS_KEY", "greeter:visits"),
             server,
             telemetry: parse_telemetry(v)?,
         })
     }
+}
+
+fn parse_secrets(v: &Values) -> Result<SecretSettings, ConfigError> {
+    Ok(SecretSettings {
+        auth: parse_auth(v)?,
+        redis_password: v.secret("REDIS_PASSWORD"),
+    })
 }
 
 fn parse_auth(v: &Values) -> Result<AuthSettings, ConfigError> {
@@ -412,7 +591,6 @@ fn parse_redis(v: &Values) -> Result<Option<RedisSettings>, ConfigError> {
         host: host.trim().to_string(),
         port: v.number("REDIS_PORT", 6379, 1, u16::MAX)?,
         username: v.get("REDIS_USERNAME").map(str::to_string),
-        password: v.secret("REDIS_PASSWORD"),
         tls: v.boolean("REDIS_TLS")?,
         pool_size: v.number("REDIS_POOL_SIZE", 16, 1, 1024)?,
         connect_timeout: v.millis("REDIS_CONNECT_TIMEOUT_MS", 1000, 60_000)?,
@@ -750,6 +928,117 @@ mod tests {
             "redispass-7f3a",
         ] {
             assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+        }
+    }
+
+    /// A plain directory of secret files (what `echo value > FILE` leaves).
+    fn secrets_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("greeter-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, content) in files {
+            std::fs::write(dir.join(file), content).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn secrets_from_files() {
+        let dir = secrets_dir(
+            "secret-files",
+            &[
+                ("SECRET_MESSAGE", "message-7f3a\n"),
+                ("DUMMY_API_KEY", "apikey-7f3a-0123456789\r\n"),
+                ("REDIS_PASSWORD", "redispass-7f3a"),
+                // The kubelet's own entries are not secrets.
+                ("..data", ""),
+            ],
+        );
+        let s = load_from(&env(&[
+            ("SECRETS_DIR", dir.to_str().unwrap()),
+            ("REDIS_HOST", "localhost"),
+        ]))
+        .unwrap();
+        let secret = |s: &Option<SecretString>| s.as_ref().map(|s| s.expose_secret().to_string());
+        assert_eq!(
+            secret(&s.secrets.auth.secret_message).unwrap(),
+            "message-7f3a"
+        );
+        assert_eq!(
+            secret(&s.secrets.auth.api_key).unwrap(),
+            "apikey-7f3a-0123456789"
+        );
+        assert_eq!(secret(&s.secrets.redis_password).unwrap(), "redispass-7f3a");
+        assert!(
+            s.secrets.auth.jwt.is_none(),
+            "a missing file leaves its secret unset"
+        );
+        let files = s.secret_files.as_ref().expect("secrets come from files");
+        assert_eq!(files.poll_interval, Duration::from_secs(2));
+        assert_eq!(files.loaded, files.read().unwrap().fingerprint());
+        let debug = format!("{s:?}");
+        for secret in ["message-7f3a", "apikey-7f3a", "redispass-7f3a"] {
+            assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+        }
+
+        std::fs::write(dir.join("DUMMY_API_KEY"), "apikey-7f3a-rotated-0123").unwrap();
+        std::fs::remove_file(dir.join("REDIS_PASSWORD")).unwrap();
+        let rotated = files.read().unwrap();
+        assert_eq!(
+            files.loaded.changed(&rotated.fingerprint()),
+            ["DUMMY_API_KEY", "REDIS_PASSWORD"]
+        );
+        assert!(files.parse(&rotated).unwrap().redis_password.is_none());
+        std::fs::write(dir.join("DUMMY_API_KEY"), "short").unwrap();
+        let error = files.parse(&files.read().unwrap()).unwrap_err();
+        assert_eq!(error.variable, "DUMMY_API_KEY");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Between the kubelet's `..data` swap and its update of the visible links, the links show
+    /// neither version whole; `..data` does.
+    #[test]
+    fn kubelet_volumes_are_read_through_data() {
+        let dir = secrets_dir("secret-files-kubelet", &[]);
+        std::fs::create_dir(dir.join("..2026_11_29_12_00_00.1")).unwrap();
+        std::fs::write(dir.join("..2026_11_29_12_00_00.1/REDIS_PASSWORD"), "new").unwrap();
+        std::os::unix::fs::symlink("..2026_11_29_12_00_00.1", dir.join("..data")).unwrap();
+        // A link the kubelet has not removed yet, to a key the new version no longer has.
+        std::os::unix::fs::symlink("..data/JWT_SECRET", dir.join("JWT_SECRET")).unwrap();
+        let s = load_from(&env(&[("SECRETS_DIR", dir.to_str().unwrap())])).unwrap();
+        let password = s.secrets.redis_password.expect("read through ..data");
+        assert_eq!(password.expose_secret(), "new");
+        assert!(s.secrets.auth.jwt.is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn without_secrets_dir_secrets_are_settings_like_any_other() {
+        let s = load_from(&env(&[
+            ("SECRET_MESSAGE", "m"),
+            ("DUMMY_API_KEY", "0123456789abcdef"),
+        ]))
+        .unwrap();
+        assert!(s.secret_files.is_none());
+        assert!(s.secrets.auth.api_key.is_some());
+    }
+
+    #[test]
+    fn secret_files_errors_name_the_variable() {
+        let dir = secrets_dir("secret-files-errors", &[]);
+        let dir = dir.to_str().unwrap();
+        for (pairs, variable) in [
+            (vec![("SECRETS_DIR", "/nonexistent/greeter")], "SECRETS_DIR"),
+            (
+                vec![("SECRETS_DIR", dir), ("SECRETS_POLL_INTERVAL_MS", "0")],
+                "SECRETS_POLL_INTERVAL_MS",
+            ),
+            (
+                vec![("SECRETS_DIR", dir), ("JWT_SECRET", "x")],
+                "JWT_SECRET",
+            ),
+        ] {
+            assert_eq!(error_of(&pairs).variable, variable, "{pairs:?}");
         }
     }
 }

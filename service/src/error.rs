@@ -31,8 +31,8 @@ pub enum ApiError {
     HeadersTooLarge { limit: usize },
     #[error("visit store unavailable: {0}")]
     StoreUnavailable(#[from] StoreError),
-    #[error("{0}")]
-    NotReady(String),
+    #[error("shutting down")]
+    ShuttingDown,
 }
 
 /// RFC 9457 problem details (`application/problem+json`): every error body.
@@ -75,9 +75,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::AuthNotConfigured | ApiError::StoreUnavailable(_) | ApiError::NotReady(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::AuthNotConfigured
+            | ApiError::StoreUnavailable(_)
+            | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -94,7 +94,9 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static(challenge),
                 );
             }
-            ApiError::StoreUnavailable(_) | ApiError::NotReady(_) | ApiError::AuthNotConfigured => {
+            ApiError::StoreUnavailable(_)
+            | ApiError::ShuttingDown
+            | ApiError::AuthNotConfigured => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -1,5 +1,6 @@
 //! The greeter service: a greeting, a visit counter in Redis, a protected endpoint, health,
-//! readiness, metrics and traces. `main.rs` only wires these together.
+//! readiness, metrics and traces, with secrets rotated while it runs. `main.rs` only wires these
+//! together.
 
 pub mod auth;
 pub mod build_info;
@@ -7,8 +8,11 @@ pub mod configuration;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod redis_pool;
 pub mod routes;
+pub mod secrets;
 pub mod shutdown;
 pub mod startup;
+pub mod swappable;
 pub mod telemetry;
 pub mod visit_store;

@@ -1,13 +1,13 @@
 //! The Prometheus registry and the service's own metrics (names documented in docs/metrics.md).
 
-use deadpool_redis::Pool;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use crate::build_info::BuildInfo;
+use crate::redis_pool::RedisPool;
 
 /// Buckets resolving the 250 ms latency SLO (also used for the HTTP histogram).
 pub const HTTP_BUCKETS: &[f64] = &[
@@ -29,6 +29,16 @@ pub struct Metrics {
     pub store_up: IntGaugeVec,
     pub store_batch_size: HistogramVec,
     pub auth_attempts: IntCounterVec,
+    pub secrets: SecretsMetrics,
+}
+
+/// Reloads of the secret files (`SECRETS_DIR`).
+#[derive(Clone)]
+pub struct SecretsMetrics {
+    pub applied: IntCounter,
+    pub rejected: IntCounter,
+    /// 0 while the files hold a set that was refused (the last good one stays in use).
+    pub last_reload_successful: IntGauge,
 }
 
 impl Metrics {
@@ -44,6 +54,18 @@ impl Metrics {
         build_info
             .with_label_values(&[build.version, build.revision])
             .set(1);
+        let secret_reloads = IntCounterVec::new(
+            Opts::new(
+                "greeter_secrets_reloads_total",
+                "Changes of the secret files applied or refused (outcome)",
+            ),
+            &["outcome"],
+        )?;
+        let last_reload_successful = IntGauge::new(
+            "greeter_secrets_last_reload_successful",
+            "Whether the secret files hold the secrets in use: 0 while a changed set is refused and the last good one stays in use",
+        )?;
+        last_reload_successful.set(1);
         let metrics = Self {
             store_operations: IntCounterVec::new(
                 Opts::new(
@@ -89,9 +111,14 @@ impl Metrics {
                 ),
                 &["scheme", "outcome"],
             )?,
+            secrets: SecretsMetrics {
+                applied: secret_reloads.with_label_values(&["applied"]),
+                rejected: secret_reloads.with_label_values(&["rejected"]),
+                last_reload_successful: last_reload_successful.clone(),
+            },
             registry,
         };
-        let collectors: [Box<dyn Collector>; 7] = [
+        let collectors: [Box<dyn Collector>; 9] = [
             Box::new(build_info),
             Box::new(metrics.store_operations.clone()),
             Box::new(metrics.store_errors.clone()),
@@ -99,6 +126,8 @@ impl Metrics {
             Box::new(metrics.store_up.clone()),
             Box::new(metrics.store_batch_size.clone()),
             Box::new(metrics.auth_attempts.clone()),
+            Box::new(secret_reloads),
+            Box::new(last_reload_successful),
         ];
         for collector in collectors {
             metrics.registry.register(collector)?;
@@ -107,13 +136,13 @@ impl Metrics {
     }
 
     /// Exposes the Redis pool's state, read at scrape time.
-    pub fn register_pool(&self, pool: Pool) -> Result<(), prometheus::Error> {
+    pub fn register_pool(&self, pool: RedisPool) -> Result<(), prometheus::Error> {
         self.registry.register(Box::new(PoolCollector::new(pool)?))
     }
 }
 
 struct PoolCollector {
-    pool: Pool,
+    pool: RedisPool,
     max_size: IntGauge,
     size: IntGauge,
     available: IntGauge,
@@ -122,7 +151,7 @@ struct PoolCollector {
 }
 
 impl PoolCollector {
-    fn new(pool: Pool) -> Result<Self, prometheus::Error> {
+    fn new(pool: RedisPool) -> Result<Self, prometheus::Error> {
         let gauge = |name: &str, help: &str| IntGauge::new(name, help);
         let max_size = gauge(
             "greeter_visit_store_pool_max_size",

@@ -15,17 +15,21 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use chrono::FixedOffset;
 use prometheus::{Encoder, Registry, TextEncoder};
-use secrecy::SecretString;
+use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::Authenticator;
 use crate::build_info::BUILD;
-use crate::configuration::Settings;
+use crate::configuration::{SecretSettings, Settings};
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
 use crate::metrics::{Metrics, HTTP_BUCKETS};
-use crate::routes;
+use crate::routes::{self, SecretState};
+use crate::swappable::Swappable;
 use crate::telemetry::RequestSpans;
 use crate::visit_store::{VisitStore, WorkerVisitStore};
+
+/// How often the visit store is pinged to keep `greeter_visit_store_up` current: the kubelet's
+/// readiness period, which is what used to ping it.
+const STORE_PING_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -61,8 +65,7 @@ impl Lifecycle {
 pub struct AppState {
     pub greeting: String,
     pub timezone: FixedOffset,
-    pub secret_message: Option<SecretString>,
-    pub authenticator: Authenticator,
+    pub secret: Swappable<SecretState>,
     pub lifecycle: Lifecycle,
     pub metrics: Metrics,
 }
@@ -73,8 +76,19 @@ pub struct Application {
     port: u16,
     metrics_port: u16,
     store: Arc<VisitStore>,
+    background: BackgroundTasks,
     lifecycle: Lifecycle,
     shutdown_delay: Duration,
+}
+
+/// The store's health ping and the secret files' watch: stopped before the store closes (or
+/// when an application that never ran is dropped).
+struct BackgroundTasks(Vec<JoinHandle<()>>);
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        self.0.iter().for_each(JoinHandle::abort);
+    }
 }
 
 impl Application {
@@ -109,8 +123,13 @@ impl Application {
             .map_err(|e| StartupError::Metrics(e.to_string()))?;
 
         let store = match &settings.redis {
-            Some(redis) => VisitStore::redis(redis, settings.redis_key.clone(), metrics.clone())
-                .map_err(StartupError::Store)?,
+            Some(redis) => VisitStore::redis(
+                redis,
+                settings.secrets.redis_password.as_ref(),
+                settings.redis_key.clone(),
+                metrics.clone(),
+            )
+            .map_err(StartupError::Store)?,
             None => {
                 tracing::warn!(
                     "REDIS_HOST is not set: visits are kept in process memory and lost on restart"
@@ -123,11 +142,27 @@ impl Application {
         let state = web::Data::new(AppState {
             greeting: settings.greeting.clone(),
             timezone: settings.timezone,
-            secret_message: settings.auth.secret_message.clone(),
-            authenticator: Authenticator::new(&settings.auth),
+            secret: Swappable::new(SecretState::new(&settings.secrets.auth)),
             lifecycle: lifecycle.clone(),
             metrics: metrics.clone(),
         });
+        let pinged = WorkerVisitStore::new(store.clone());
+        let mut background = vec![actix_web::rt::spawn(async move {
+            pinged.ping_every(STORE_PING_INTERVAL).await
+        })];
+        if let Some(files) = settings.secret_files.clone() {
+            let (state, store) = (state.clone(), store.clone());
+            let apply = move |secrets: &SecretSettings| {
+                store.set_redis_password(secrets.redis_password.as_ref())?;
+                state.secret.replace(SecretState::new(&secrets.auth));
+                Ok(())
+            };
+            background.push(actix_web::rt::spawn(crate::secrets::watch(
+                files,
+                metrics.secrets.clone(),
+                apply,
+            )));
+        }
         let body_limit = server_settings.body_limit_bytes;
         let worker_store = store.clone();
         let server = HttpServer::new(move || {
@@ -172,6 +207,7 @@ impl Application {
             port,
             metrics_port,
             store,
+            background: BackgroundTasks(background),
             lifecycle,
             shutdown_delay: server_settings.shutdown_delay,
         })
@@ -194,7 +230,7 @@ impl Application {
 
     /// Serves until `shutdown` completes, then: readiness fails at once; requests are served for
     /// the shutdown delay (cut short by `hurry`); the listener closes and in-flight requests drain
-    /// within the shutdown timeout; the Redis pool closes.
+    /// within the shutdown timeout; the background tasks stop and the Redis pool closes.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()>,
@@ -210,6 +246,7 @@ impl Application {
             ended = &mut public => {
                 // The server stopped on its own: report why instead of waiting for a signal.
                 metrics_handle.stop(false).await;
+                drop(self.background);
                 self.store.close();
                 return ended.map_err(|e| std::io::Error::other(e.to_string()))?.map_err(Into::into);
             }
@@ -232,6 +269,7 @@ impl Application {
         metrics
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
+        drop(self.background);
         self.store.close();
         tracing::info!("shutdown complete");
         Ok(())

@@ -21,17 +21,17 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use deadpool::managed::Object;
+use deadpool_redis::redis;
 use deadpool_redis::redis::aio::MultiplexedConnection;
-use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo,
-};
-use deadpool_redis::{Manager, Pool, Runtime};
+use deadpool_redis::Runtime;
 use prometheus::{Histogram, IntCounter, IntGauge};
-use secrecy::ExposeSecret;
-use tokio::time::{timeout_at, Instant};
+use secrecy::SecretString;
+use tokio::time::{timeout_at, Instant, MissedTickBehavior};
 
 use crate::configuration::RedisSettings;
 use crate::metrics::Metrics;
+use crate::redis_pool::{RedisPool, RotatingManager};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -68,11 +68,13 @@ impl Operation {
         }
     }
 
-    fn span_name(self) -> &'static str {
+    /// `None` for the health ping: it runs on its own, outside any request, and as a span it
+    /// would export a one-span trace every few seconds. Its metrics and warnings say enough.
+    fn span_name(self) -> Option<&'static str> {
         match self {
-            Operation::Incr => "visit_store.incr",
-            Operation::Get => "visit_store.get",
-            Operation::Ping => "visit_store.ping",
+            Operation::Incr => Some("visit_store.incr"),
+            Operation::Get => Some("visit_store.get"),
+            Operation::Ping => None,
         }
     }
 }
@@ -83,7 +85,7 @@ enum Backend {
 }
 
 struct RedisBackend {
-    pool: Pool,
+    pool: RedisPool,
     key: String,
     command_timeout: Duration,
     checkout_timeout: Duration,
@@ -112,36 +114,12 @@ impl VisitStore {
 
     pub fn redis(
         settings: &RedisSettings,
+        password: Option<&SecretString>,
         key: String,
         metrics: Metrics,
     ) -> Result<Arc<Self>, String> {
-        let addr = if settings.tls {
-            ConnectionAddr::TcpTls {
-                host: settings.host.clone(),
-                port: settings.port,
-                insecure: false,
-                tls_params: None,
-            }
-        } else {
-            ConnectionAddr::Tcp(settings.host.clone(), settings.port)
-        };
-        let mut redis_info = RedisConnectionInfo::default();
-        if let Some(user) = &settings.username {
-            redis_info = redis_info.set_username(user);
-        }
-        if let Some(password) = &settings.password {
-            redis_info = redis_info.set_password(password.expose_secret());
-        }
-        let info = addr
-            .into_connection_info()
-            .map_err(|e| e.to_string())?
-            .set_redis_settings(redis_info);
-        let connection_config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(settings.connect_timeout))
-            .set_response_timeout(Some(settings.command_timeout));
-        let manager =
-            Manager::new_with_config(info, connection_config).map_err(|e| e.to_string())?;
-        let pool = Pool::builder(manager)
+        let manager = RotatingManager::new(settings, password)?;
+        let pool = RedisPool::builder(manager)
             .max_size(settings.pool_size)
             .wait_timeout(Some(settings.connect_timeout))
             .create_timeout(Some(settings.connect_timeout))
@@ -193,6 +171,14 @@ impl VisitStore {
         &self.operations[operation as usize]
     }
 
+    /// New Redis connections authenticate with `password` from now on (a rotated secret).
+    pub fn set_redis_password(&self, password: Option<&SecretString>) -> Result<(), String> {
+        match &self.backend {
+            Backend::Redis(redis) => redis.pool.manager().set_password(password),
+            Backend::Memory(_) => Ok(()),
+        }
+    }
+
     /// Closes the Redis pool: called after the HTTP server has drained.
     pub fn close(&self) {
         if let Backend::Redis(redis) = &self.backend {
@@ -216,7 +202,7 @@ pub struct WorkerVisitStore {
 
 struct Worker {
     store: Arc<VisitStore>,
-    connection: RefCell<Option<(deadpool_redis::Connection, MultiplexedConnection)>>,
+    connection: RefCell<Option<(Object<RotatingManager>, MultiplexedConnection)>>,
     /// Indexed by `Batched`.
     lanes: [Lane; 2],
 }
@@ -279,9 +265,22 @@ impl WorkerVisitStore {
         .await
     }
 
-    /// Readiness: the store answers a ping within its timeout. Not batched: it checks the
-    /// connection, every time.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    /// Pings the store every `interval`, for ever, so that `greeter_visit_store_up` (and the
+    /// `GreeterRedisDown` alert) follows Redis with or without traffic. Readiness does not
+    /// depend on Redis (docs/architecture.md), so nothing else would notice an idle outage.
+    pub async fn ping_every(&self, interval: Duration) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            // The outcome is recorded (metrics, warning log) by `observe`.
+            let _ = self.ping().await;
+        }
+    }
+
+    /// The store answers a ping within its timeout. Not batched: it checks the connection,
+    /// every time.
+    async fn ping(&self) -> Result<(), StoreError> {
         self.observe(Operation::Ping, async {
             match &self.worker.store.backend {
                 Backend::Memory(_) => Ok(()),
@@ -310,7 +309,10 @@ impl WorkerVisitStore {
         let started = Instant::now();
         // A child of the request span, never entered: nothing logs inside it, and entering it on
         // every poll cost more than building it (docs/benchmarks.md). Closed when dropped.
-        let span = tracing::info_span!("visit_store", otel.name = operation.span_name(), backend);
+        let span = match operation.span_name() {
+            Some(name) => tracing::info_span!("visit_store", otel.name = name, backend),
+            None => tracing::Span::none(),
+        };
         let result = work.await;
         drop(span);
         metrics.duration.observe(started.elapsed().as_secs_f64());
@@ -489,14 +491,13 @@ mod tests {
             host: "127.0.0.1".into(),
             port: unused_port,
             username: None,
-            password: None,
             tls: false,
             pool_size: 1,
             connect_timeout: Duration::from_millis(50),
             command_timeout: Duration::from_millis(50),
         };
         let metrics = Metrics::new(&BUILD).unwrap();
-        let store = VisitStore::redis(&settings, "visits".into(), metrics).unwrap();
+        let store = VisitStore::redis(&settings, None, "visits".into(), metrics).unwrap();
         let worker = WorkerVisitStore::new(store);
 
         let held = worker.worker.lanes[Batched::Incr as usize]

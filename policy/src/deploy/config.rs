@@ -1,7 +1,7 @@
 //! Settings and secrets per environment, Redis (in-cluster or managed), and the public Ingress.
 
 use super::integrity::secret_keys;
-use super::{Env, CONFIG_MAP, INGRESS, SECRET, SECRET_KEYS};
+use super::{Env, CONFIG_MAP, INGRESS, ROLLOUT, SECRET, SECRET_KEYS};
 use crate::objects::{containers, find, id, name, of_kind, pod_spec};
 use serde_json::Value;
 
@@ -16,9 +16,10 @@ pub fn config_map(objs: &[Value]) -> Option<&Value> {
 
 /// Non-secret settings come from the generated ConfigMap (never a secret key in a ConfigMap);
 /// secrets from the ExternalSecret `greeter` (external-secrets.io/v1) on the environment's
-/// ClusterSecretStore and remote key `greeter/<env>`, declaring every secret key.
+/// ClusterSecretStore and remote key `greeter/<env>`, declaring every secret key, and reach
+/// greeter as files it re-reads (`secrets_as_files`).
 pub fn config_and_secrets(env: Env, objs: &[Value]) -> Vec<String> {
-    let mut v = Vec::new();
+    let mut v = secrets_as_files(objs);
     match config_map(objs) {
         None => v.push(format!("no generated ConfigMap {CONFIG_MAP}-<hash>")),
         Some(cm) => {
@@ -94,6 +95,95 @@ pub fn config_and_secrets(env: Env, objs: &[Value]) -> Vec<String> {
     let keys = secret_keys(objs, SECRET).unwrap_or_default();
     for key in SECRET_KEYS.iter().filter(|k| !keys.contains(**k)) {
         v.push(format!("{}: does not declare key {key}", id(es)));
+    }
+    v
+}
+
+/// The greeter container reads Secret `greeter-secrets` as files, so that a rotation reaches the
+/// running pods: a volume of it mounted read-only at `SECRETS_DIR` (not through `subPath`, which
+/// the kubelet never updates; every key, each under its own name), and never as environment
+/// variables, which are fixed when the container starts.
+fn secrets_as_files(objs: &[Value]) -> Vec<String> {
+    let Some(rollout) = find(objs, "Rollout", ROLLOUT) else {
+        return vec![format!("Rollout/{ROLLOUT} is not rendered")];
+    };
+    let spec = pod_spec(rollout).cloned().unwrap_or_default();
+    let Some(c) = containers(&spec).find(|c| c["name"] == "greeter") else {
+        return vec![format!("{}: no container named greeter", id(rollout))];
+    };
+    let mut v = Vec::new();
+    let as_variables = c["envFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| &e["secretRef"]["name"])
+        .chain(
+            c["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|e| &e["valueFrom"]["secretKeyRef"]["name"]),
+        )
+        .any(|n| n == SECRET);
+    if as_variables {
+        v.push(format!(
+            "{}: Secret {SECRET} must not reach greeter as environment variables (fixed at start, never rotated)",
+            id(rollout)
+        ));
+    }
+    let secrets_dir = c["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == "SECRETS_DIR")
+        .and_then(|e| e["value"].as_str())
+        .or_else(|| config_map(objs).and_then(|cm| cm["data"]["SECRETS_DIR"].as_str()));
+    let volume = spec["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|vol| vol["secret"]["secretName"] == SECRET);
+    let Some(volume) = volume else {
+        v.push(format!("{}: no volume of Secret {SECRET}", id(rollout)));
+        return v;
+    };
+    // Without items every key is projected under its own name; with items, each must be.
+    if let Some(items) = volume["secret"]["items"].as_array() {
+        for key in SECRET_KEYS {
+            if !items.iter().any(|i| i["key"] == key && i["path"] == key) {
+                v.push(format!(
+                    "{}: the volume of Secret {SECRET} must project {key} as the file {key}",
+                    id(rollout)
+                ));
+            }
+        }
+    }
+    let mounted = c["volumeMounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["name"] == volume["name"]);
+    match mounted {
+        None => v.push(format!(
+            "{}: greeter does not mount the volume of Secret {SECRET}",
+            id(rollout)
+        )),
+        Some(m) => {
+            if m["readOnly"] != true || !m["subPath"].is_null() || !m["subPathExpr"].is_null() {
+                v.push(format!(
+                    "{}: the volume of Secret {SECRET} must be mounted readOnly, without subPath",
+                    id(rollout)
+                ));
+            }
+            if secrets_dir.is_none() || m["mountPath"].as_str() != secrets_dir {
+                v.push(format!(
+                    "{}: SECRETS_DIR ({}) must be where Secret {SECRET} is mounted ({})",
+                    id(rollout),
+                    secrets_dir.unwrap_or("unset"),
+                    m["mountPath"]
+                ));
+            }
+        }
     }
     v
 }

@@ -295,12 +295,37 @@ pub fn secret_keys(objs: &[Value], secret: &str) -> Option<BTreeSet<String>> {
     Some(templated.chain(direct).collect())
 }
 
-/// Every ConfigMap/Secret a pod references (envFrom, env valueFrom, volumes, projected volumes)
-/// resolves to a rendered ConfigMap (generated, with its hash suffix) or to a Secret an
-/// ExternalSecret creates, and every referenced key exists. `optional: true` references are exempt.
+/// Every ConfigMap/Secret a pod references (envFrom, env valueFrom, volumes and the keys their
+/// `items` project, projected volumes) resolves to a rendered ConfigMap (generated, with its hash
+/// suffix) or to a Secret an ExternalSecret creates, and every referenced key exists.
+/// `optional: true` references are exempt. Every volume mount names a volume of the pod.
 pub fn config_references(objs: &[Value]) -> Vec<String> {
     let mut v = Vec::new();
     for (w, spec) in workloads(objs) {
+        // A StatefulSet's claim templates are volumes of its pods too.
+        let claims = w["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten();
+        let volumes: BTreeSet<&str> = spec["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|vol| vol["name"].as_str())
+            .chain(claims.filter_map(|c| c["metadata"]["name"].as_str()))
+            .collect();
+        for c in containers(spec) {
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                let volume = m["name"].as_str().unwrap_or("");
+                if !volumes.contains(volume) {
+                    v.push(format!(
+                        "{}: container {} mounts volume {volume:?}, which the pod does not define",
+                        id(w),
+                        c["name"]
+                    ));
+                }
+            }
+        }
         let mut refs: Vec<(&str, &Value, Option<&Value>)> = Vec::new(); // (kind, ref, key)
         for c in containers(spec) {
             for e in c["envFrom"].as_array().into_iter().flatten() {
@@ -324,13 +349,10 @@ pub fn config_references(objs: &[Value]) -> Vec<String> {
             }
         }
         for vol in spec["volumes"].as_array().into_iter().flatten() {
-            refs.push(("ConfigMap", &vol["configMap"], None));
-            refs.push(("Secret", &vol["secret"], None));
-            for src in vol["projected"]["sources"].as_array().into_iter().flatten() {
-                refs.extend([
-                    ("ConfigMap", &src["configMap"], None),
-                    ("Secret", &src["secret"], None),
-                ]);
+            let projected = vol["projected"]["sources"].as_array().into_iter().flatten();
+            for src in std::iter::once(vol).chain(projected) {
+                refs.extend(with_items("ConfigMap", &src["configMap"]));
+                refs.extend(with_items("Secret", &src["secret"]));
             }
         }
         for (ref_kind, r, key) in refs
@@ -358,4 +380,13 @@ pub fn config_references(objs: &[Value]) -> Vec<String> {
         }
     }
     v
+}
+
+/// A volume source, and the same source once more for each key its `items` project.
+fn with_items<'a>(
+    kind: &'static str,
+    source: &'a Value,
+) -> impl Iterator<Item = (&'static str, &'a Value, Option<&'a Value>)> {
+    let items = source["items"].as_array().into_iter().flatten();
+    std::iter::once((kind, source, None)).chain(items.map(move |i| (kind, source, Some(&i["key"]))))
 }

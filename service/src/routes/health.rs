@@ -1,9 +1,16 @@
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::openapi::{Problem, Status};
+use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
-use crate::visit_store::WorkerVisitStore;
+
+/// `GET /healthz`, `GET /readyz`.
+#[derive(Serialize, ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
 
 /// `GET /healthz`: liveness. The process serves, so it is alive, draining or not.
 #[utoipa::path(get, path = "/healthz", tag = "probes", responses(
@@ -13,21 +20,16 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// `GET /readyz`: ready only when not draining and the visit store answers a ping in time.
+/// `GET /readyz`: this process takes traffic, until it starts draining. Redis is deliberately not
+/// checked: an outage must not empty every Service at once; the routes that need Redis answer a
+/// fast 503 themselves (docs/architecture.md, "Health vs readiness").
 #[utoipa::path(get, path = "/readyz", tag = "probes", responses(
     (status = 200, description = "Ready for traffic", body = Status),
-    (status = 503, description = "Draining, or the visit store did not answer in time", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "Draining after SIGTERM", body = Problem, content_type = "application/problem+json"),
 ))]
-pub async fn readyz(
-    state: web::Data<AppState>,
-    store: web::Data<WorkerVisitStore>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if state.lifecycle.is_draining() {
-        return Err(ApiError::NotReady("shutting down".into()));
+        return Err(ApiError::ShuttingDown);
     }
-    store
-        .ping()
-        .await
-        .map_err(|e| ApiError::NotReady(format!("visit store: {e}")))?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }

@@ -1,5 +1,5 @@
-//! One file per resource. The modules are crate-visible for the OpenAPI path items
-//! (`crate::openapi`), which live beside each handler.
+//! One file per resource: each handler with the body types it answers. `crate::openapi` gathers
+//! their path items and schemas; nothing here depends on it.
 
 pub(crate) mod greet;
 pub(crate) mod health;
@@ -9,6 +9,6 @@ pub(crate) mod visits;
 
 pub use greet::greet;
 pub use health::{healthz, readyz};
-pub use secret::secret;
+pub use secret::{secret, SecretState};
 pub use version::version;
 pub use visits::{count_visits, record_visit};

@@ -1,10 +1,35 @@
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::openapi::{Problem, SecretMessage};
+use crate::auth::Authenticator;
+use crate::configuration::AuthSettings;
+use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
+
+/// `GET /secret`.
+#[derive(Serialize, ToSchema)]
+pub struct SecretMessage<'a> {
+    pub message: &'a str,
+}
+
+/// What `/secret` checks and answers. Rebuilt whole when the secret files change; a request
+/// uses the one it took first.
+pub struct SecretState {
+    pub authenticator: Authenticator,
+    pub message: Option<SecretString>,
+}
+
+impl SecretState {
+    pub fn new(auth: &AuthSettings) -> Self {
+        Self {
+            authenticator: Authenticator::new(auth),
+            message: auth.secret_message.clone(),
+        }
+    }
+}
 
 /// `GET /secret`: the secret message, for an API key or a valid Bearer JWT only.
 #[utoipa::path(get, path = "/secret", tag = "secret",
@@ -20,7 +45,8 @@ pub async fn secret(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scheme, decision) = state.authenticator.authenticate(req.headers());
+    let secret = state.secret.current();
+    let (scheme, decision) = secret.authenticator.authenticate(req.headers());
     let outcome = if decision.is_ok() {
         "accepted"
     } else {
@@ -33,10 +59,7 @@ pub async fn secret(
         .inc();
     decision?;
     // Configuration guarantees a message whenever authentication is configured.
-    let message = state
-        .secret_message
-        .as_ref()
-        .ok_or(ApiError::AuthNotConfigured)?;
+    let message = secret.message.as_ref().ok_or(ApiError::AuthNotConfigured)?;
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(SecretMessage {

@@ -1,8 +1,16 @@
 use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-use crate::openapi::{Problem, Visits};
+use crate::error::{ApiError, Problem};
 use crate::visit_store::WorkerVisitStore;
+
+/// The visit counter.
+#[derive(Serialize, ToSchema)]
+pub struct Visits {
+    #[schema(minimum = 0)]
+    pub visits: u64,
+}
 
 /// `POST /visits`: atomically adds one visit. It takes no input; a body, when sent, must be JSON
 /// (and is ignored), so garbage is refused instead of silently counted.

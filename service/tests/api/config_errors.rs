@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::helpers::free_port;
+use crate::helpers::{free_port, SecretVolume};
 
 fn run_with(env: &[(&str, &str)]) -> (Option<i32>, String, String) {
     let port = free_port();
@@ -48,6 +48,70 @@ fn invalid_settings_exit_2_naming_the_variable() {
         assert!(!stdout.contains("listening"), "nothing was bound: {stdout}");
         for (_, value) in env.iter().filter(|(k, _)| k.contains("SECRET")) {
             assert!(!stderr.contains(value), "secret echoed: {stderr}");
+        }
+    }
+}
+
+/// Secrets from files (`SECRETS_DIR`) are checked at startup like any setting, and the error
+/// names the variable (the file) or the directory.
+#[test]
+fn invalid_secret_files_exit_2_naming_the_variable() {
+    const KEY: &str = "api-key-file-0123456789";
+    const MESSAGE: &str = "message-from-a-file";
+    let short_key =
+        SecretVolume::new(&[("DUMMY_API_KEY", "short-key"), ("SECRET_MESSAGE", MESSAGE)]);
+    let no_message = SecretVolume::new(&[("DUMMY_API_KEY", KEY)]);
+    let typo = SecretVolume::new(&[("JWT_SECRETS", "x"), ("SECRET_MESSAGE", MESSAGE)]);
+    let valid = SecretVolume::new(&[("DUMMY_API_KEY", KEY), ("SECRET_MESSAGE", MESSAGE)]);
+    let not_text = SecretVolume::new(&[("JWT_SECRET", "placeholder")]);
+    std::fs::write(not_text.dir.join("JWT_SECRET"), [0xff, 0xfe, 0x00]).unwrap();
+    let dir = |volume: &SecretVolume| volume.dir.to_str().unwrap().to_string();
+    for (env, variable, detail) in [
+        (
+            vec![("SECRETS_DIR", "/nonexistent/greeter".to_string())],
+            "SECRETS_DIR",
+            "No such file",
+        ),
+        (
+            vec![("SECRETS_DIR", dir(&short_key))],
+            "DUMMY_API_KEY",
+            "at least 16",
+        ),
+        (
+            vec![("SECRETS_DIR", dir(&no_message))],
+            "SECRET_MESSAGE",
+            "required",
+        ),
+        (
+            vec![("SECRETS_DIR", dir(&typo))],
+            "SECRETS_DIR",
+            "unexpected file \"JWT_SECRETS\"",
+        ),
+        (
+            vec![("SECRETS_DIR", dir(&not_text))],
+            "JWT_SECRET",
+            "valid UTF-8",
+        ),
+        (
+            vec![
+                ("SECRETS_DIR", dir(&valid)),
+                ("SECRET_MESSAGE", MESSAGE.into()),
+            ],
+            "SECRET_MESSAGE",
+            "secrets come from the files in SECRETS_DIR alone",
+        ),
+    ] {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (code, _, stderr) = run_with(&env);
+        assert_eq!(code, Some(2), "{env:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("invalid configuration: {variable}: "))
+                && stderr.contains(detail),
+            "{env:?}: {stderr}"
+        );
+        for secret in [KEY, MESSAGE, "short-key"] {
+            assert!(!stderr.contains(secret), "secret echoed: {stderr}");
         }
     }
 }

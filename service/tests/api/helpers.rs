@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,8 @@ pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool
 /// A real `redis-server` on a free loopback port.
 pub struct RedisServer {
     pub port: u16,
+    /// `requirepass`, once set: `command` authenticates with it.
+    password: Option<String>,
     child: Option<Child>,
     dir: PathBuf,
 }
@@ -47,6 +49,7 @@ impl RedisServer {
         std::fs::create_dir_all(&dir).unwrap();
         let mut server = Self {
             port,
+            password: None,
             child: None,
             dir,
         };
@@ -92,7 +95,26 @@ impl RedisServer {
     }
 
     pub fn command(&self, command: &str) -> String {
-        redis_command(self.port, command).expect("redis-server answers")
+        let command = match &self.password {
+            // Two commands, two replies: the AUTH's `+OK` line, then the command's.
+            Some(password) => format!("AUTH {password}\r\n{command}"),
+            None => command.to_string(),
+        };
+        let reply = redis_command(self.port, &command).expect("redis-server answers");
+        match &self.password {
+            Some(_) => reply
+                .strip_prefix("+OK\r\n")
+                .unwrap_or_else(|| panic!("AUTH refused: {reply}"))
+                .to_string(),
+            None => reply,
+        }
+    }
+
+    /// `CONFIG SET requirepass`: connections open until now stay authenticated.
+    pub fn set_password(&mut self, password: &str) {
+        let reply = self.command(&format!("CONFIG SET requirepass {password}"));
+        assert!(reply.starts_with("+OK"), "{reply}");
+        self.password = Some(password.to_string());
     }
 
     pub fn env(&self) -> Vec<(&'static str, String)> {
@@ -114,14 +136,90 @@ impl Drop for RedisServer {
     }
 }
 
-/// Sends one inline command over RESP and returns the raw reply line(s).
-pub fn redis_command(port: u16, command: &str) -> Option<String> {
+/// Sends inline commands (one a line) over RESP and returns the raw reply lines, one or more
+/// per command.
+pub fn redis_command(port: u16, commands: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.write_all(format!("{command}\r\n").as_bytes()).ok()?;
+    stream
+        .write_all(format!("{commands}\r\n").as_bytes())
+        .ok()?;
+    let mut reply = Vec::new();
     let mut buf = [0u8; 512];
-    let n = stream.read(&mut buf).ok()?;
-    (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).into_owned())
+    while reply.split(|b| *b == b'\n').count() <= commands.lines().count() {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    (!reply.is_empty()).then(|| String::from_utf8_lossy(&reply).into_owned())
+}
+
+/// A directory laid out like a Secret volume the kubelet mounts, and updated the way it updates
+/// one (kubernetes pkg/volume/util/atomic_writer.go): the files live in a timestamped directory,
+/// `..data` links to it and each `<KEY>` links to `..data/<KEY>`; an update writes a new
+/// timestamped directory, renames a new `..data` link over the old one, then removes the old
+/// directory.
+pub struct SecretVolume {
+    pub dir: PathBuf,
+    updates: u32,
+}
+
+impl SecretVolume {
+    pub fn new(secrets: &[(&str, &str)]) -> Self {
+        static VOLUMES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = VOLUMES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("greeter-secrets-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut volume = Self { dir, updates: 0 };
+        volume.update(secrets);
+        volume
+    }
+
+    pub fn update(&mut self, secrets: &[(&str, &str)]) {
+        use std::os::unix::fs::symlink;
+        let data = self.dir.join("..data");
+        let old = std::fs::read_link(&data).ok();
+        self.updates += 1;
+        let timestamped = format!("..2026_11_29_12_00_00.{:09}", self.updates);
+        std::fs::create_dir(self.dir.join(&timestamped)).unwrap();
+        for (key, value) in secrets {
+            std::fs::write(self.dir.join(&timestamped).join(key), value).unwrap();
+        }
+        let new_data = self.dir.join("..data_tmp");
+        symlink(&timestamped, &new_data).unwrap();
+        std::fs::rename(&new_data, &data).unwrap();
+        for (key, _) in secrets {
+            let visible = self.dir.join(key);
+            if visible.symlink_metadata().is_err() {
+                symlink(Path::new("..data").join(key), visible).unwrap();
+            }
+        }
+        if let Some(old) = old {
+            for entry in std::fs::read_dir(self.dir.join(&old)).unwrap() {
+                let key = entry.unwrap().file_name();
+                if !secrets.iter().any(|(k, _)| *k == key) {
+                    std::fs::remove_file(self.dir.join(key)).unwrap();
+                }
+            }
+            std::fs::remove_dir_all(self.dir.join(old)).unwrap();
+        }
+    }
+
+    /// The app reads its secrets from here, and looks for changes every 100 ms.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SECRETS_DIR", self.dir.to_str().unwrap().to_string()),
+            ("SECRETS_POLL_INTERVAL_MS", "100".into()),
+        ]
+    }
+}
+
+impl Drop for SecretVolume {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The app running in this test process.
@@ -228,6 +326,7 @@ pub fn auth_env() -> Vec<(&'static str, String)> {
 pub struct BinaryApp {
     pub child: Child,
     pub port: u16,
+    pub metrics_port: u16,
     pub log_path: PathBuf,
 }
 
@@ -253,6 +352,7 @@ impl BinaryApp {
         let app = Self {
             child,
             port,
+            metrics_port,
             log_path,
         };
         wait_until(
@@ -275,6 +375,12 @@ impl BinaryApp {
             .get(self.url(path))
             .timeout(Duration::from_secs(10))
             .send()
+    }
+
+    pub fn metrics(&self) -> String {
+        reqwest::blocking::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port))
+            .and_then(|r| r.text())
+            .expect("metrics answer")
     }
 
     pub fn signal(&self, signal: i32) {

@@ -9,6 +9,7 @@ mod metrics;
 mod problems;
 mod redis_faults;
 mod redis_tls;
+mod secret_rotation;
 mod secrets_in_logs;
 mod shutdown;
 mod traces;

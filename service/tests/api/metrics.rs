@@ -21,7 +21,8 @@ async fn documented_metrics_on_the_metrics_port() {
         r#"greeter_build_info{revision="#,
         r#"greeter_visit_store_operations_total{backend="redis",operation="incr"} 1"#,
         r#"greeter_visit_store_operations_total{backend="redis",operation="get"} 1"#,
-        r#"greeter_visit_store_operations_total{backend="redis",operation="ping"} 1"#,
+        // The health ping, at startup and every 5 s.
+        r#"greeter_visit_store_operations_total{backend="redis",operation="ping"} "#,
         r#"greeter_visit_store_operation_duration_seconds_bucket{backend="redis",operation="incr",le="#,
         r#"greeter_visit_store_up{backend="redis"} 1"#,
         r#"greeter_visit_store_batch_size_count{backend="redis",operation="incr"} 1"#,
@@ -30,6 +31,9 @@ async fn documented_metrics_on_the_metrics_port() {
         "greeter_visit_store_pool_size ",
         "greeter_visit_store_pool_available ",
         "greeter_visit_store_pool_waiting 0",
+        r#"greeter_secrets_reloads_total{outcome="applied"} 0"#,
+        r#"greeter_secrets_reloads_total{outcome="rejected"} 0"#,
+        "greeter_secrets_last_reload_successful 1",
         "process_resident_memory_bytes ",
         "process_cpu_seconds_total ",
     ] {

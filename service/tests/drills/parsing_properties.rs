@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use greeter::auth::Authenticator;
-use greeter::configuration::{load_from, parse_offset, VARIABLES};
+use greeter::configuration::{load_from, parse_offset, SECRET_VARIABLES, VARIABLES};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use proptest::prelude::*;
 
@@ -52,16 +52,10 @@ fn parsed() -> Vec<&'static str> {
     VARIABLES
         .iter()
         .copied()
-        .filter(|v| !SECRETS.contains(v))
+        .filter(|v| !SECRET_VARIABLES.contains(v))
         .chain(["APP_ENV"])
         .collect()
 }
-const SECRETS: &[&str] = &[
-    "SECRET_MESSAGE",
-    "DUMMY_API_KEY",
-    "JWT_SECRET",
-    "REDIS_PASSWORD",
-];
 
 /// Plausible values and arbitrary text, so runs reach both the happy path and every error.
 fn setting_value() -> impl Strategy<Value = String> {
@@ -80,11 +74,11 @@ proptest! {
     #[test]
     fn config_never_panics_and_never_echoes_a_secret(
         parsed in proptest::collection::hash_map(proptest::sample::select(parsed()), setting_value(), 0..8),
-        secrets in proptest::collection::vec("[a-z0-9]{32}", SECRETS.len()),
+        secrets in proptest::collection::vec("[a-z0-9]{32}", SECRET_VARIABLES.len()),
     ) {
         let mut env: HashMap<String, String> = test_env(&[]);
         let markers: Vec<String> = secrets.iter().map(|s| format!("S3CR3T-{s}")).collect();
-        env.extend(SECRETS.iter().zip(&markers).map(|(k, v)| (k.to_string(), v.clone())));
+        env.extend(SECRET_VARIABLES.iter().zip(&markers).map(|(k, v)| (k.to_string(), v.clone())));
         env.extend(parsed.into_iter().map(|(k, v)| (k.to_string(), v)));
         let shown = match load_from(&env) {
             Ok(settings) => format!("{settings:?}"),
@@ -104,7 +98,7 @@ proptest! {
 
 fn authenticator() -> Authenticator {
     let settings = load_from(&test_env(&auth_env())).unwrap();
-    Authenticator::new(&settings.auth)
+    Authenticator::new(&settings.secrets.auth)
 }
 
 fn headers(name: HeaderName, value: &[u8]) -> Option<HeaderMap> {
