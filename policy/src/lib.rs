@@ -3,6 +3,7 @@
 
 pub mod argocd;
 pub mod deploy;
+pub mod network_policy;
 pub mod objects;
 pub mod observability;
 pub mod upstream;

@@ -89,7 +89,7 @@ const CHECKS: [(&str, Check); 25] = [
     ("redis", config::redis),
     ("ingress", config::ingress),
     ("network", |e, o| {
-        [network::default_deny(o), network::required_flows(e, o)].concat()
+        [network::default_deny(o), network::exact_flows(e, o)].concat()
     }),
 ];
 
@@ -549,6 +549,30 @@ fn config_references_catch_unknown_config_map_and_secret_key() {
         integrity::config_references(&objs),
         "Secret \"greeter-secrets\" is neither rendered nor created by an ExternalSecret",
     );
+    // The greeter's secrets volume: a wrong Secret name, a key its items project that the Secret
+    // does not have, and a mount of a volume the pod does not define.
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(r, "/spec/template/spec/volumes/0/secret/secretName") = json!("greeter-secret");
+    });
+    assert_flags(
+        integrity::config_references(&objs),
+        "Secret \"greeter-secret\" is neither rendered nor created by an ExternalSecret",
+    );
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        at(r, "/spec/template/spec/volumes/0/secret")["items"] =
+            json!([{"key": "JWT_SECRETS", "path": "JWT_SECRET"}]);
+    });
+    assert_flags(
+        integrity::config_references(&objs),
+        "Secret greeter-secrets has no key \"JWT_SECRETS\"",
+    );
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        *at(r, "/spec/template/spec/containers/0/volumeMounts/0/name") = json!("secret");
+    });
+    assert_flags(
+        integrity::config_references(&objs),
+        "mounts volume \"secret\", which the pod does not define",
+    );
 }
 
 // ---- canary ----
@@ -724,6 +748,54 @@ fn config_and_secrets_catch_wrong_store_keys_and_secret_in_config_map() {
 }
 
 #[test]
+fn config_and_secrets_catch_secrets_that_would_not_rotate() {
+    // The way it was: envFrom, fixed at container start.
+    let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
+        at(r, "/spec/template/spec/containers/0/envFrom")
+            .as_array_mut()
+            .expect("envFrom")
+            .push(json!({"secretRef": {"name": "greeter-secrets"}}));
+    });
+    assert_flags(
+        config::config_and_secrets(Env::Staging, &objs),
+        "must not reach greeter as environment variables",
+    );
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        let mount = at(r, "/spec/template/spec/containers/0/volumeMounts/0");
+        mount["subPath"] = json!("DUMMY_API_KEY");
+        mount["mountPath"] = json!("/etc/greeter/secret");
+    });
+    let violations = config::config_and_secrets(Env::Prod, &objs);
+    assert_flags(violations.clone(), "mounted readOnly, without subPath");
+    assert_flags(
+        violations,
+        "SECRETS_DIR (/etc/greeter/secrets) must be where",
+    );
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        at(r, "/spec/template/spec/volumes/0/secret")["items"] =
+            json!([{"key": "DUMMY_API_KEY", "path": "api-key"}]);
+    });
+    assert_flags(
+        config::config_and_secrets(Env::Dev, &objs),
+        "must project DUMMY_API_KEY as the file DUMMY_API_KEY",
+    );
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        remove(r, "/spec/template/spec/containers/0/volumeMounts");
+    });
+    assert_flags(
+        config::config_and_secrets(Env::Dev, &objs),
+        "greeter does not mount the volume of Secret greeter-secrets",
+    );
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        remove(r, "/spec/template/spec/volumes");
+    });
+    assert_flags(
+        config::config_and_secrets(Env::Dev, &objs),
+        "no volume of Secret greeter-secrets",
+    );
+}
+
+#[test]
 fn redis_catches_missing_persistence_and_plaintext_prod() {
     let objs = broken(Env::Staging, "StatefulSet", "redis", |s| {
         let command = at(s, "/spec/template/spec/containers/0/command/2");
@@ -785,40 +857,224 @@ fn default_deny_catches_a_missing_or_partial_policy() {
     );
 }
 
-#[test]
-fn required_flows_catch_missing_allows_and_open_redis() {
-    let mut objs = rendered(Env::Staging).to_vec();
+/// A copy of the environment's tree without these NetworkPolicies.
+fn without_policies(env: Env, names: &[&str]) -> Vec<Value> {
+    let mut objs = rendered(env).to_vec();
+    let before = objs.len();
     objs.retain(|o| {
         !(o["kind"] == "NetworkPolicy"
-            && ["greeter-allow-prometheus", "allow-dns"]
-                .contains(&o["metadata"]["name"].as_str().unwrap_or("")))
+            && names.contains(&o["metadata"]["name"].as_str().unwrap_or("")))
     });
-    let violations = network::required_flows(Env::Staging, &objs);
-    assert_flags(
-        violations.clone(),
-        "Prometheus -> greeter metrics must be allowed",
+    assert_eq!(
+        before - objs.len(),
+        names.len(),
+        "{names:?} not all rendered in {env:?}"
     );
-    assert_flags(violations, "greeter -> DNS must be allowed");
-    let objs = broken(Env::Staging, "NetworkPolicy", "redis-allow-greeter", |n| {
-        remove(n, "/spec/ingress/0/from/0/podSelector")
+    objs
+}
+
+#[test]
+fn exact_flows_catch_the_unreachable_acme_solver() {
+    for env in Env::ALL {
+        let objs = without_policies(env, &["acme-http01-solver-allow-edge"]);
+        assert_flags(
+            network::exact_flows(env, &objs),
+            "edge -> ACME solver 8089/TCP must be admitted",
+        );
+    }
+}
+
+#[test]
+fn exact_flows_catch_every_missing_flow() {
+    for (env, policy, expected) in [
+        (Env::Dev, "greeter-allow-edge", "edge -> greeter 8080/TCP"),
+        (
+            Env::Dev,
+            "greeter-allow-prometheus",
+            "Prometheus -> greeter 9464/TCP",
+        ),
+        (Env::Dev, "greeter-allow-dns", "greeter -> DNS 53/UDP"),
+        (Env::Dev, "greeter-allow-dns", "greeter -> DNS 53/TCP"),
+        (
+            Env::Dev,
+            "greeter-allow-otlp",
+            "greeter -> OTLP collector 4318/TCP",
+        ),
+        // In-cluster Redis needs both ends: greeter's egress and Redis' ingress.
+        (
+            Env::Staging,
+            "greeter-allow-redis",
+            "greeter -> redis 6379/TCP",
+        ),
+        (
+            Env::Staging,
+            "redis-allow-greeter",
+            "greeter -> redis 6379/TCP",
+        ),
+        (
+            Env::Prod,
+            "greeter-allow-managed-redis",
+            "greeter -> managed Redis 6380/TCP",
+        ),
+    ] {
+        assert_flags(
+            network::exact_flows(env, &without_policies(env, &[policy])),
+            &format!("{expected} must be admitted"),
+        );
+    }
+}
+
+#[test]
+fn exact_flows_catch_an_allow_rule_nobody_listed() {
+    // Grafana is no probe: only the rule-by-rule check can see it.
+    let mut objs = rendered(Env::Dev).to_vec();
+    objs.push(json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "greeter-allow-grafana", "namespace": "greeter-dev"},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "greeter"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{
+                "from": [{
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}}
+                }],
+                "ports": [{"port": "http"}]
+            }]
+        }
+    }));
+    assert_flags(
+        network::exact_flows(Env::Dev, &objs),
+        "NetworkPolicy/greeter-allow-grafana: ingress rule 0 admits none of the listed connections",
+    );
+    // The same end hidden in an In list next to the listed one.
+    let objs = broken(Env::Dev, "NetworkPolicy", "greeter-allow-edge", |n| {
+        *at(n, "/spec/ingress/0/from/0/podSelector") = json!({"matchExpressions": [{
+            "key": "app.kubernetes.io/name", "operator": "In", "values": ["ingress-nginx", "grafana"]
+        }]});
     });
     assert_flags(
-        network::required_flows(Env::Staging, &objs),
-        "other pods -> redis must be denied",
+        network::exact_flows(Env::Dev, &objs),
+        "NetworkPolicy/greeter-allow-edge: ingress rule 0 admits none of the listed connections with from",
     );
-    let objs = broken(
-        Env::Prod,
-        "NetworkPolicy",
-        "greeter-allow-managed-redis",
-        |n| {
-            *at(n, "/spec/egress/0/to/0/ipBlock/cidr") = json!("0.0.0.0/0");
-            remove(n, "/spec/egress/0/ports");
-        },
-    );
+    // Rules for a direction the policy does not govern are ignored by the API.
+    let objs = broken(Env::Dev, "NetworkPolicy", "greeter-allow-prometheus", |n| {
+        n["spec"]["egress"] = json!([{"ports": [{"port": 443}]}]);
+    });
     assert_flags(
-        network::required_flows(Env::Prod, &objs),
-        "greeter -> the internet must be denied",
+        network::exact_flows(Env::Dev, &objs),
+        "NetworkPolicy/greeter-allow-prometheus: its egress rules are ignored",
     );
+}
+
+#[test]
+fn exact_flows_catch_allows_wider_than_listed() {
+    for (env, policy, change, expected) in [
+        (
+            Env::Dev,
+            "greeter-allow-otlp",
+            (|n: &mut Value| remove(n, "/spec/egress/0/to/0/podSelector")) as fn(&mut Value),
+            "greeter -> another pod in observability is admitted by the egress of greeter but not listed (4318/TCP)",
+        ),
+        (
+            Env::Dev,
+            "greeter-allow-edge",
+            |n| at(n, "/spec/ingress/0/ports").as_array_mut().unwrap().push(json!({"port": 9999})),
+            "edge -> greeter is admitted by the ingress of greeter but not listed (9999/TCP)",
+        ),
+        (
+            Env::Dev,
+            "greeter-allow-dns",
+            |n| *at(n, "/spec/podSelector") = json!({}),
+            "redis -> DNS is admitted by the egress of redis but not listed (53/TCP, 53/UDP)",
+        ),
+        (
+            Env::Staging,
+            "redis-allow-greeter",
+            |n| remove(n, "/spec/ingress/0/from/0/podSelector"),
+            "another pod in greeter-staging -> redis is admitted by the ingress of redis but not listed (6379/TCP)",
+        ),
+        (
+            Env::Staging,
+            "acme-http01-solver-allow-edge",
+            |n| remove(n, "/spec/ingress/0/from"),
+            "a pod in another namespace -> ACME solver is admitted by the ingress of ACME solver but not listed (8089/TCP)",
+        ),
+        (
+            Env::Prod,
+            "greeter-allow-managed-redis",
+            |n| *at(n, "/spec/egress/0/to/0/ipBlock/cidr") = json!("10.0.0.0/7"),
+            "greeter -> 11.0.0.0/32 (next to a listed network) is admitted by the egress of greeter but not listed (6380/TCP)",
+        ),
+        (
+            Env::Prod,
+            "greeter-allow-managed-redis",
+            |n| {
+                *at(n, "/spec/egress/0/to/0/ipBlock/cidr") = json!("0.0.0.0/0");
+                remove(n, "/spec/egress/0/ports");
+            },
+            "greeter -> an internet address (93.184.216.34/32) is admitted by the egress of greeter",
+        ),
+    ] {
+        assert_flags(
+            network::exact_flows(env, &broken(env, "NetworkPolicy", policy, change)),
+            expected,
+        );
+    }
+    // Without the default deny, pods that no allow policy isolates for a direction are open.
+    assert_flags(
+        network::exact_flows(
+            Env::Staging,
+            &without_policies(Env::Staging, &["default-deny"]),
+        ),
+        "ACME solver -> an internet address (93.184.216.34/32) is admitted by the egress of ACME solver",
+    );
+}
+
+#[test]
+fn network_policies_are_evaluated_like_the_api() {
+    use policy::network_policy::{admits, Endpoint, Pod};
+    let web = Pod::new("app", &[("role", "web")]).with_ports(&[("http", 8080, "TCP")]);
+    let client = Endpoint::Pod(Pod::new("app", &[("role", "client")]));
+    let policy = |spec: Value| {
+        vec![
+            json!({"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "app"}, "spec": spec}),
+        ]
+    };
+    let to_web = |policies: &[Value], port: i64| {
+        admits(policies, &client, &Endpoint::Pod(web.clone()), port, "TCP")
+    };
+    // No policy selects the pod: everything is admitted.
+    assert!(to_web(&[], 1));
+    // Unset policyTypes with an empty egress list governs ingress only (API defaulting).
+    let ingress_only = policy(json!({"podSelector": {}, "egress": []}));
+    assert!(!to_web(&ingress_only, 8080));
+    assert!(admits(
+        &ingress_only,
+        &Endpoint::Pod(web.clone()),
+        &Endpoint::address([1, 1, 1, 1]),
+        443,
+        "TCP"
+    ));
+    // Named ports resolve on the destination pod; endPort makes a range.
+    let named = policy(json!({"podSelector": {}, "ingress": [{"ports": [{"port": "http"}]}]}));
+    assert!(to_web(&named, 8080) && !to_web(&named, 8081));
+    let range = policy(
+        json!({"podSelector": {}, "ingress": [{"ports": [{"port": 8000, "endPort": 8100}]}]}),
+    );
+    assert!(to_web(&range, 8080) && !to_web(&range, 8101));
+    // An ipBlock exception removes part of the block; a network is admitted only as a whole.
+    let egress = policy(
+        json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [
+            {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}
+        ]}]}),
+    );
+    let from_web = |to: Endpoint| admits(&egress, &Endpoint::Pod(web.clone()), &to, 6380, "TCP");
+    assert!(from_web(Endpoint::address([10, 2, 0, 1])));
+    assert!(!from_web(Endpoint::address([10, 1, 0, 1])));
+    assert!(!from_web(Endpoint::network("10.0.0.0/8")));
+    assert!(from_web(Endpoint::network("10.2.0.0/16")));
 }
 
 // ---- scripts/validate on broken fixtures ----
