@@ -3,6 +3,8 @@
 
 pub mod checks;
 pub mod loopback;
+pub mod network;
+pub mod platform_alerts;
 pub mod promql;
 
 use crate::{render, repo_root};

@@ -2,9 +2,11 @@
 //! routing (amtool), the trace collector and the log→trace link. Every check runs on the real tree
 //! (no problems) and on a broken copy (the expected problem), so none of them can pass vacuously.
 
-use policy::observability::{self, checks, Rule};
+use policy::observability::platform_alerts::{self, PlatformAlert};
+use policy::observability::{self, checks, network, Rule};
 use policy::{parse_documents, repo_root};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -61,8 +63,11 @@ fn everything_renders_into_the_expected_namespaces() {
     for object in &objects {
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
-        // The Helm charts in namespace observability mount these two (argocd/platform/values/).
-        let expected = if ["alloy-config", "otel-collector-config"].contains(&name) {
+        // The Helm charts in namespace observability mount these two (argocd/platform/values/);
+        // Tempo's NetworkPolicy guards Tempo there.
+        let expected = if ["alloy-config", "otel-collector-config"].contains(&name)
+            || object["kind"] == "NetworkPolicy"
+        {
             "observability"
         } else {
             "monitoring"
@@ -294,13 +299,30 @@ fn alertmanager(objects: &[Value]) -> Alertmanager {
     }
 }
 
+/// Every alert that reaches the Alertmanager, each (alertname, severity) once: ours from
+/// observability/ and kube-prometheus-stack's default rules.
+fn routed_alerts(rules: &[Rule]) -> BTreeSet<PlatformAlert> {
+    let ours = rules.iter().filter_map(|rule| {
+        Some(PlatformAlert {
+            name: rule.alert.clone()?,
+            severity: rule.labels.get("severity")?.as_str()?.to_string(),
+        })
+    });
+    ours.chain(platform_alerts::kube_prometheus_stack_alerts())
+        .collect()
+}
+
+fn alert_names(alerts: &BTreeSet<PlatformAlert>) -> BTreeSet<String> {
+    alerts.iter().map(|a| a.name.clone()).collect()
+}
+
 #[test]
 fn alertmanager_config_matches_the_alerts_and_its_external_secret() {
     let objects = objects();
-    let rules = observability::rules(&objects);
+    let alerts = alert_names(&routed_alerts(&observability::rules(&objects)));
     let am = alertmanager(&objects);
     assert_eq!(
-        checks::alertmanager_problems(&am.raw, &am.config, &rules, &am.external_secret),
+        checks::alertmanager_problems(&am.raw, &am.config, &alerts, &am.external_secret),
         Vec::<String>::new()
     );
     // The ExternalSecret reads the webhook from Vault and templates the ConfigMap we render.
@@ -317,12 +339,17 @@ fn alertmanager_config_matches_the_alerts_and_its_external_secret() {
     let mut config = am.config.clone();
     config["inhibit_rules"][0]["source_matchers"] = json!(["alertname=\"GreeterRolloutAbort\""]);
     config["global"]["slack_api_url_file"] = json!("/etc/alertmanager/secrets/slack/url");
+    config["route"]["routes"][0]["matchers"] = json!(["alertname=~\"WatchDog|InfoInhibitor\""]);
     let raw = format!("{}\n# {{{{ .Values }}}}", am.raw);
-    let problems = checks::alertmanager_problems(&raw, &config, &rules, &am.external_secret);
+    let problems = checks::alertmanager_problems(&raw, &config, &alerts, &am.external_secret);
     assert_problem(&problems, "External Secrets would evaluate it");
     assert_problem(
         &problems,
-        "names alert GreeterRolloutAbort, which no rule defines",
+        "inhibit rule names alert GreeterRolloutAbort, which no rule defines",
+    );
+    assert_problem(
+        &problems,
+        "route names alert WatchDog, which no rule defines",
     );
     assert_problem(
         &problems,
@@ -344,56 +371,171 @@ fn amtool(args: &[&str], config: &Path) -> (bool, String) {
     (output.status.success(), text)
 }
 
-/// amtool validates the config and routes each severity to its Slack receiver.
+/// Who hears about an alert (docs/observability.md, "Routing"): pages and the chart's critical
+/// alerts page; tickets, warnings and info alerts (when InfoInhibitor lets them through) become
+/// tickets; the Watchdog heartbeat and InfoInhibitor itself reach no one.
+fn expected_receiver(alert: &PlatformAlert) -> &'static str {
+    match (alert.name.as_str(), alert.severity.as_str()) {
+        ("Watchdog" | "InfoInhibitor", "none") => "null",
+        (_, "page" | "critical") => "slack-pages",
+        (_, "ticket" | "warning" | "info") => "slack-tickets",
+        (name, severity) => panic!(
+            "{name} has severity {severity:?}, which has no routing decision: make one in alertmanager.yaml, docs/observability.md and this table"
+        ),
+    }
+}
+
+/// `amtool config routes test` for each alert: "NAME (severity) reaches X, want Y" where the
+/// receivers differ from `expected_receiver`.
+fn misrouted<'a>(
+    config: &Path,
+    alerts: impl IntoIterator<Item = &'a PlatformAlert>,
+) -> Vec<String> {
+    alerts
+        .into_iter()
+        .filter_map(|alert| {
+            let labels = [
+                format!("alertname={}", alert.name),
+                format!("severity={}", alert.severity),
+            ];
+            let (ok, output) = amtool(
+                &["config", "routes", "test", &labels[0], &labels[1]],
+                config,
+            );
+            assert!(ok, "amtool config routes test {labels:?}:\n{output}");
+            let receivers = output.lines().next().unwrap_or_default();
+            let want = expected_receiver(alert);
+            (receivers != want).then(|| {
+                format!(
+                    "{} ({}) reaches {receivers}, want {want}",
+                    alert.name, alert.severity
+                )
+            })
+        })
+        .collect()
+}
+
+fn amtool_check_config(path: &Path) -> (bool, String) {
+    let output = Command::new("amtool")
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .expect("amtool is not installed: scripts/setup");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
+}
+
+/// amtool validates the config and routes every alert that reaches the Alertmanager (ours and all
+/// of kube-prometheus-stack's default rules) to the receiver its severity calls for.
 #[test]
-fn amtool_accepts_the_config_and_routes_pages_and_tickets() {
-    let am = alertmanager(&objects());
+fn amtool_routes_every_alert_by_its_severity() {
+    let objects = objects();
+    let am = alertmanager(&objects);
+    let alerts = routed_alerts(&observability::rules(&objects));
+    let alert = |name: &str, severity: &str| PlatformAlert {
+        name: name.into(),
+        severity: severity.into(),
+    };
+    // One of each kind, named so that a chart bump that drops one is noticed here.
+    let representatives = [
+        alert("Watchdog", "none"),
+        alert("InfoInhibitor", "none"),
+        alert("KubeAPIDown", "critical"),
+        alert("KubePodCrashLooping", "warning"),
+        alert("CPUThrottlingHigh", "info"),
+        alert("GreeterRedisDown", "page"),
+        alert("GreeterPodCrashLooping", "ticket"),
+    ];
+    for representative in &representatives {
+        assert!(
+            alerts.contains(representative),
+            "{representative:?} is not among the alerts of observability/ and kube-prometheus-stack"
+        );
+    }
+
     let dir = std::env::temp_dir().join(format!("greeter-amtool-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let good = dir.join("alertmanager.yaml");
     std::fs::write(&good, &am.raw).expect("write config");
-    let check = |path: &Path| {
-        let output = Command::new("amtool")
-            .arg("check-config")
-            .arg(path)
-            .output()
-            .expect("amtool is not installed: scripts/setup");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).to_string(),
-        )
-    };
-    let (ok, output) = check(&good);
+    let (ok, output) = amtool_check_config(&good);
     assert!(ok, "amtool check-config:\n{output}");
-    for (labels, receiver) in [
-        (
-            ["severity=page", "alertname=GreeterRedisDown"],
-            "slack-pages",
-        ),
-        (
-            ["severity=ticket", "alertname=GreeterPodNotReady"],
-            "slack-tickets",
-        ),
-    ] {
-        let (ok, output) = amtool(&["config", "routes", "test", labels[0], labels[1]], &good);
-        assert!(
-            ok && output.lines().next() == Some(receiver),
-            "{labels:?} routes to {output:?}, want {receiver}"
-        );
-    }
+    assert_eq!(misrouted(&good, &alerts), Vec::<String>::new());
 
-    let broken = dir.join("broken.yaml");
+    // The routing before platform alerts were considered: severity page | ticket only.
+    let mut greeter_only = am.config.clone();
+    let routes = greeter_only["route"]["routes"]
+        .as_array_mut()
+        .expect("route.routes");
+    routes.retain(|r| r["receiver"] != "null");
+    routes[0]["matchers"] = json!(["severity=\"page\""]);
+    routes[1]["matchers"] = json!(["severity=\"ticket\""]);
+    let broken = dir.join("greeter-only.yaml");
+    std::fs::write(
+        &broken,
+        serde_yaml_ng::to_string(&greeter_only).expect("config serializes"),
+    )
+    .expect("write config");
+    let problems = misrouted(&broken, &representatives);
+    assert_problem(
+        &problems,
+        "Watchdog (none) reaches slack-tickets, want null",
+    );
+    assert_problem(
+        &problems,
+        "KubeAPIDown (critical) reaches slack-tickets, want slack-pages",
+    );
+
     std::fs::write(
         &broken,
         am.raw
             .replace("receiver: slack-pages", "receiver: slack-nowhere"),
     )
     .expect("write config");
-    let (ok, output) = check(&broken);
+    let (ok, output) = amtool_check_config(&broken);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         !ok,
         "amtool accepts a route to an undefined receiver:\n{output}"
+    );
+}
+
+/// The chart's alerts come from a real render of the pinned chart; an alert without a severity
+/// fails loudly instead of escaping the routing test.
+#[test]
+fn platform_alerts_are_read_with_their_severity_from_the_pinned_chart() {
+    let alerts = platform_alerts::kube_prometheus_stack_alerts();
+    let severities: BTreeSet<&str> = alerts.iter().map(|a| a.severity.as_str()).collect();
+    assert_eq!(
+        severities,
+        BTreeSet::from(["critical", "info", "none", "warning"])
+    );
+    assert!(alerts.len() > 100, "{} alerts", alerts.len());
+
+    let rendered = parse_documents(
+        "kind: PrometheusRule\nspec:\n  groups:\n    - rules:\n        - alert: Watchdog\n          expr: vector(1)\n        - record: x\n          expr: up\n        - alert: TargetDown\n          labels: {severity: warning}\n",
+    )
+    .expect("YAML");
+    let missing = std::panic::catch_unwind(|| platform_alerts::alerts_of(&rendered))
+        .expect_err("an alert without severity is refused");
+    assert!(
+        missing
+            .downcast_ref::<String>()
+            .is_some_and(|m| m.contains("alert Watchdog has no severity")),
+        "{missing:?}"
+    );
+    let mut without_watchdog = rendered;
+    without_watchdog[0]["spec"]["groups"][0]["rules"]
+        .as_array_mut()
+        .expect("rules")
+        .remove(0);
+    assert_eq!(
+        platform_alerts::alerts_of(&without_watchdog),
+        [PlatformAlert {
+            name: "TargetDown".into(),
+            severity: "warning".into()
+        }]
     );
 }
 
@@ -430,6 +572,75 @@ fn collector_pipeline_is_complete_and_listens_where_the_service_sends() {
     );
     assert_problem(&problems, "the service sends to port 4318");
     assert_problem(&problems, "extension pprof is not defined");
+}
+
+#[test]
+fn tempo_admits_exactly_the_collector_grafana_and_prometheus() {
+    let objects = objects();
+    assert_eq!(network::tempo_flows(&objects), Vec::<String>::new());
+    // The ports the policy opens are the ones the collector and Grafana dial (the tempo chart's
+    // Service maps each port to the same container port).
+    let relay = parse_documents(observability::config_map_data(
+        &objects,
+        "otel-collector-config",
+        "relay",
+    ))
+    .expect("relay is YAML")
+    .remove(0);
+    assert_eq!(
+        relay["exporters"]["otlp/tempo"]["endpoint"],
+        "tempo.observability.svc:4317"
+    );
+    let datasources =
+        observability::config_map_data(&objects, "greeter-grafana-datasources", "datasources.yaml");
+    assert!(datasources.contains("url: http://tempo.observability.svc:3200"));
+
+    let broken = |change: fn(&mut Value)| {
+        let mut copy = objects.clone();
+        let policy = copy
+            .iter_mut()
+            .find(|o| o["kind"] == "NetworkPolicy")
+            .expect("Tempo's NetworkPolicy is rendered");
+        change(policy);
+        network::tempo_flows(&copy)
+    };
+    // No policy at all (the charts render none): every pod reaches every Tempo port.
+    let without: Vec<Value> = objects
+        .iter()
+        .filter(|o| o["kind"] != "NetworkPolicy")
+        .cloned()
+        .collect();
+    assert_problem(
+        &network::tempo_flows(&without),
+        "a pod in another namespace -> Tempo is admitted by the ingress of Tempo but not listed",
+    );
+    assert_problem(
+        &broken(|p| {
+            p["spec"]["ingress"][0]["from"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("podSelector");
+        }),
+        "another pod in observability -> Tempo is admitted by the ingress of Tempo but not listed (4317/TCP)",
+    );
+    assert_problem(
+        &broken(|p| {
+            p["spec"]["ingress"][1]["from"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("namespaceSelector");
+        }),
+        "Grafana -> Tempo 3200/TCP must be admitted",
+    );
+    assert_problem(
+        &broken(|p| {
+            p["spec"]["ingress"][1]["ports"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"port": 4318}));
+        }),
+        "Prometheus -> Tempo is admitted by the ingress of Tempo but not listed (4318/TCP)",
+    );
 }
 
 #[test]

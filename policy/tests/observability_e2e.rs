@@ -185,7 +185,9 @@ fn shipped_queries_work_against_the_real_service_and_prometheus() {
 /// template ConfigMap under /etc/alertmanager/configmaps/, here below a temp dir) in a real
 /// Alertmanager: while a rollout is aborted its symptom alerts are inhibited in that namespace only,
 /// a ticket-level burn is inhibited by the page-level one, and the page reaches the Slack webhook
-/// with summary, description and runbook.
+/// with summary, description and runbook. kube-prometheus-stack's default alerts: Watchdog and
+/// InfoInhibitor reach the null receiver, critical pages and mutes the warning of the same name,
+/// info is muted where InfoInhibitor fires and heard where it does not.
 #[test]
 fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
     let work = TempDir::new("alertmanager");
@@ -292,6 +294,27 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
         alert(
             json!({"alertname": "GreeterVisitStoreErrors", "severity": "ticket", "namespace": "greeter-dev"})
         ),
+        // kube-prometheus-stack's default rules. In monitoring only info alerts fire, so
+        // Prometheus fires InfoInhibitor there; in kube-system a warning fires, so it does not.
+        alert(json!({"alertname": "Watchdog", "severity": "none"})),
+        alert(json!({"alertname": "InfoInhibitor", "severity": "none", "namespace": "monitoring"})),
+        alert(
+            json!({"alertname": "CPUThrottlingHigh", "severity": "info", "namespace": "monitoring", "pod": "throttled-pod"})
+        ),
+        alert(
+            json!({"alertname": "CPUThrottlingHigh", "severity": "info", "namespace": "kube-system", "pod": "throttled-pod"})
+        ),
+        alert(
+            json!({"alertname": "KubePodCrashLooping", "severity": "warning", "namespace": "kube-system", "pod": "crashing-pod"})
+        ),
+        alert(
+            json!({"alertname": "KubePersistentVolumeFillingUp", "severity": "critical", "namespace": "monitoring",
+                     "persistentvolumeclaim": "prometheus-db"})
+        ),
+        alert(
+            json!({"alertname": "KubePersistentVolumeFillingUp", "severity": "warning", "namespace": "monitoring",
+                     "persistentvolumeclaim": "prometheus-db"})
+        ),
     ]);
     let posted = send(
         "POST",
@@ -303,19 +326,26 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
     .expect("post alerts");
     assert_eq!(posted.status, 200, "{}", posted.body);
 
-    // (alertname, namespace, extra label value) -> inhibited?
+    // "alertname namespace severity label -> receivers", "(inhibited)" when muted; "-": no value.
     let expected = [
-        ("GreeterRolloutAborted", "greeter-prod", "greeter", false),
-        ("GreeterPodNotReady", "greeter-prod", "canary-pod", true),
-        ("GreeterPodNotReady", "greeter-staging", "other-pod", false),
-        ("GreeterAvailabilityBudgetBurn", "greeter-prod", "1h", false),
-        ("GreeterAvailabilityBudgetBurn", "greeter-prod", "1d", true),
-        ("GreeterLatencyBudgetBurn", "greeter-staging", "6h", false),
-        ("GreeterLatencyBudgetBurn", "greeter-staging", "3d", true),
-        ("GreeterRedisDown", "greeter-dev", "", false),
-        ("GreeterVisitStoreErrors", "greeter-dev", "", true),
+        "GreeterRolloutAborted greeter-prod ticket greeter -> slack-tickets",
+        "GreeterPodNotReady greeter-prod ticket canary-pod -> slack-tickets (inhibited)",
+        "GreeterPodNotReady greeter-staging ticket other-pod -> slack-tickets",
+        "GreeterAvailabilityBudgetBurn greeter-prod page 1h -> slack-pages",
+        "GreeterAvailabilityBudgetBurn greeter-prod ticket 1d -> slack-tickets (inhibited)",
+        "GreeterLatencyBudgetBurn greeter-staging page 6h -> slack-pages",
+        "GreeterLatencyBudgetBurn greeter-staging ticket 3d -> slack-tickets (inhibited)",
+        "GreeterRedisDown greeter-dev page - -> slack-pages",
+        "GreeterVisitStoreErrors greeter-dev ticket - -> slack-tickets (inhibited)",
+        "Watchdog - none - -> null",
+        "InfoInhibitor monitoring none - -> null",
+        "CPUThrottlingHigh monitoring info throttled-pod -> slack-tickets (inhibited)",
+        "CPUThrottlingHigh kube-system info throttled-pod -> slack-tickets",
+        "KubePodCrashLooping kube-system warning crashing-pod -> slack-tickets",
+        "KubePersistentVolumeFillingUp monitoring critical - -> slack-pages",
+        "KubePersistentVolumeFillingUp monitoring warning - -> slack-tickets (inhibited)",
     ];
-    let observed = || -> Vec<(String, String, String, bool)> {
+    let observed = || -> Vec<String> {
         let response = request("GET", port, "/api/v2/alerts", &[]).expect("get alerts");
         let alerts: Value = serde_json::from_str(&response.body).expect("alerts JSON");
         let mut rows: Vec<_> = alerts
@@ -324,29 +354,36 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
             .flatten()
             .map(|a| {
                 let l = &a["labels"];
+                fn text(v: &Value) -> &str {
+                    v.as_str().filter(|t| !t.is_empty()).unwrap_or("-")
+                }
                 let extra = ["name", "pod", "long_window"]
                     .iter()
                     .find_map(|k| l[*k].as_str())
-                    .unwrap_or_default();
-                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                    .unwrap_or("-");
+                let receivers: Vec<&str> = a["receivers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| text(&r["name"]))
+                    .collect();
                 let inhibited = a["status"]["inhibitedBy"]
                     .as_array()
                     .is_some_and(|i| !i.is_empty());
-                (
+                format!(
+                    "{} {} {} {extra} -> {}{}",
                     text(&l["alertname"]),
                     text(&l["namespace"]),
-                    extra.to_string(),
-                    inhibited,
+                    text(&l["severity"]),
+                    receivers.join(","),
+                    if inhibited { " (inhibited)" } else { "" }
                 )
             })
             .collect();
         rows.sort();
         rows
     };
-    let mut want: Vec<_> = expected
-        .iter()
-        .map(|(a, n, e, i)| (a.to_string(), n.to_string(), e.to_string(), *i))
-        .collect();
+    let mut want: Vec<String> = expected.iter().map(|row| row.to_string()).collect();
     want.sort();
     // The inhibitor reads alerts asynchronously: poll, then compare (the diff shows what differs).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -357,7 +394,7 @@ fn alertmanager_inhibits_during_an_abort_and_pages_slack() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(settled, want, "(alertname, namespace, label, inhibited)");
+    assert_eq!(settled, want);
 
     // Pages wait group_wait (10 s) and then reach Slack's webhook.
     let message: Value = wait_for(
@@ -864,6 +901,9 @@ analysis_run_metric_phase{{{run},metric="success-rate",type="Prometheus",phase="
 analysis_run_metric_phase{{{run},metric="success-rate",type="Prometheus",phase="Failed"}} 0
 analysis_run_metric_phase{{{run},metric="success-rate",type="Prometheus",phase="Error"}} 0
 certmanager_certificate_expiration_timestamp_seconds{{{ns},name="greeter-tls",issuer_name="letsencrypt-staging",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"}} {expiry}
+certmanager_certificate_ready_status{{{ns},name="greeter-tls",condition="True",issuer_name="letsencrypt-staging",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"}} 1
+certmanager_certificate_ready_status{{{ns},name="greeter-tls",condition="False",issuer_name="letsencrypt-staging",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"}} 0
+certmanager_certificate_ready_status{{{ns},name="greeter-tls",condition="Unknown",issuer_name="letsencrypt-staging",issuer_kind="ClusterIssuer",issuer_group="cert-manager.io"}} 0
 "#,
         expiry = (now + 60.0 * 86400.0).round(),
     )

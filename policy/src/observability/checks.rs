@@ -162,24 +162,35 @@ pub fn dashboard_problems(dashboards: &[Value]) -> Vec<String> {
     problems
 }
 
-/// Alertmanager config (parsed, and its raw text) against the alerts and the ExternalSecret that
-/// renders it: no template actions (External Secrets would evaluate them), every alert name in an
-/// inhibit rule exists, the webhook file is where the ExternalSecret's Secret is mounted.
+/// Alertmanager config (parsed, and its raw text) against the alerts that can reach it (`alerts`:
+/// ours and the platform's) and the ExternalSecret that renders it: no template actions (External
+/// Secrets would evaluate them), every alert name in a route or an inhibit rule exists, the webhook
+/// file is where the ExternalSecret's Secret is mounted.
 pub fn alertmanager_problems(
     raw: &str,
     config: &Value,
-    rules: &[Rule],
+    alerts: &BTreeSet<String>,
     external_secret: &Value,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     if raw.contains("{{") {
         problems.push("alertmanager.yaml contains {{ }}: External Secrets would evaluate it as its own template".into());
     }
-    let alerts: BTreeSet<&str> = rules.iter().filter_map(|r| r.alert.as_deref()).collect();
-    for rule in config["inhibit_rules"].as_array().into_iter().flatten() {
-        for matcher in ["source_matchers", "target_matchers"]
-            .iter()
-            .flat_map(|key| rule[*key].as_array().into_iter().flatten())
+    let inhibit_matchers = config["inhibit_rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| {
+            ["source_matchers", "target_matchers"].map(|key| ("inhibit rule", &rule[key]))
+        });
+    let route_matchers = routes(&config["route"])
+        .into_iter()
+        .map(|route| ("route", &route["matchers"]));
+    for (place, matchers) in inhibit_matchers.chain(route_matchers) {
+        for matcher in matchers
+            .as_array()
+            .into_iter()
+            .flatten()
             .filter_map(Value::as_str)
         {
             let Some(names) = matcher
@@ -190,9 +201,7 @@ pub fn alertmanager_problems(
             };
             for name in names.trim_matches('"').split('|') {
                 if !alerts.contains(name) {
-                    problems.push(format!(
-                        "inhibit rule names alert {name}, which no rule defines"
-                    ));
+                    problems.push(format!("{place} names alert {name}, which no rule defines"));
                 }
             }
         }
@@ -216,6 +225,15 @@ pub fn alertmanager_problems(
         ));
     }
     problems
+}
+
+/// A route and all routes below it.
+fn routes(route: &Value) -> Vec<&Value> {
+    let mut all = vec![route];
+    for child in route["routes"].as_array().into_iter().flatten() {
+        all.extend(routes(child));
+    }
+    all
 }
 
 /// OpenTelemetry collector config: every pipeline component is defined, memory_limiter comes
