@@ -30,8 +30,9 @@ fn glob(pattern: &str, text: &str) -> bool {
 
 /// Every Application's project exists and permits its destination; every namespace it deploys to
 /// is permitted too and exists when it syncs: rendered by its own source (the overlays render
-/// their Namespace), created by an Application with `CreateNamespace=true`, or pre-existing. No
-/// project permits a namespace none of its Applications uses.
+/// their Namespace) or by an Application of an earlier wave, created by an Application with
+/// `CreateNamespace=true`, or pre-existing. No project permits a namespace none of its Applications
+/// uses.
 pub fn destinations(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
     let created: BTreeSet<&str> = apps
         .iter()
@@ -62,14 +63,19 @@ pub fn destinations(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec
             .map(Vec::as_slice)
             .unwrap_or_default();
         let renders_namespace = of_kind(objects_of_app, "Namespace").any(|n| name(n) == namespace);
+        let rendered_earlier = apps.iter().filter(|a| a.wave < app.wave).any(|a| {
+            let objs = rendered.get(&a.name).map(Vec::as_slice).unwrap_or_default();
+            of_kind(objs, "Namespace").any(|n| name(n) == namespace)
+        });
         if !namespace.is_empty()
             && !renders_namespace
+            && !rendered_earlier
             && !created.contains(namespace)
             && !PREEXISTING_NAMESPACES.contains(&namespace)
         {
             violations.push(format!(
-                "{}: destination namespace {namespace} is not rendered by its source, created by an Application \
-                 (CreateNamespace=true) or pre-existing",
+                "{}: destination namespace {namespace} is not rendered by its source or an earlier wave, created \
+                 by an Application (CreateNamespace=true) or pre-existing",
                 app.origin
             ));
         }
