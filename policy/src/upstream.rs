@@ -43,6 +43,12 @@ pub fn source_file(component: &str, path: &str) -> String {
 
 /// Chart.yaml of the chart a platform Application pins (fetched like Argo CD would).
 pub fn chart_metadata(app: &str) -> Value {
+    subchart_metadata(app, "")
+}
+
+/// Chart.yaml of a subchart (`charts/NAME/`) of the chart a platform Application pins, or of the
+/// chart itself for "".
+pub fn subchart_metadata(app: &str, subchart: &str) -> Value {
     let archive = script(&["charts", "fetch", app]);
     let tar = |args: &[&str]| {
         let output = Command::new("tar")
@@ -51,12 +57,19 @@ pub fn chart_metadata(app: &str) -> Value {
             .unwrap_or_else(|e| panic!("cannot run tar: {e}"));
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    // The chart's own Chart.yaml is the only one at depth 1 (subcharts sit under <chart>/charts/).
+    // The chart's own Chart.yaml is the only one at depth 1; a subchart's is <chart>/charts/NAME/.
     let listing = tar(&["-tzf", &archive]);
+    let wanted = |entry: &&str| {
+        if subchart.is_empty() {
+            entry.ends_with("/Chart.yaml") && entry.matches('/').count() == 1
+        } else {
+            entry.ends_with(&format!("/charts/{subchart}/Chart.yaml")) && entry.matches('/').count() == 3
+        }
+    };
     let own = listing
         .lines()
-        .find(|entry| entry.ends_with("/Chart.yaml") && entry.matches('/').count() == 1)
-        .unwrap_or_else(|| panic!("{archive}: no Chart.yaml"));
+        .find(wanted)
+        .unwrap_or_else(|| panic!("{archive}: no Chart.yaml for {subchart:?}"));
     serde_yaml_ng::from_str(&tar(&["-xzOf", &archive, own]))
         .unwrap_or_else(|e| panic!("{archive} {own}: {e}"))
 }
@@ -71,6 +84,18 @@ fn between<'a>(text: &'a str, after: &str, before: &str) -> Option<&'a str> {
     let start = text.find(after)? + after.len();
     let end = text[start..].find(before)? + start;
     Some(&text[start..end])
+}
+
+/// The tag of the first image of a kind in a chart Application's render (without a variant suffix
+/// such as `-distroless`).
+fn rendered_image_tag(app: &str, kind: &str) -> String {
+    let objects = crate::parse_documents(&script(&["charts", "render", app]))
+        .unwrap_or_else(|e| panic!("{app} renders invalid YAML: {e}"));
+    let image = crate::objects::of_kind(&objects, kind)
+        .find_map(|o| o.pointer("/spec/image").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| panic!("{app} renders no {kind} with spec.image"));
+    let tag = image.rsplit_once(':').map_or("", |(_, tag)| tag);
+    tag.split('-').next().unwrap_or("").to_string()
 }
 
 /// Every pin of tools/upstream and what the platform says it must be.
@@ -125,6 +150,30 @@ pub fn pins() -> Vec<Pin> {
                     .unwrap_or(""),
             ),
             because: format!("the etcd kubeadm {kubernetes} installs (DefaultEtcdVersion)"),
+        },
+        Pin {
+            component: "coredns",
+            pinned: version("coredns"),
+            expected: between(&kubeadm, "CoreDNSVersion = \"", "\"")
+                .unwrap_or("(none)")
+                .to_string(),
+            because: format!("the CoreDNS kubeadm {kubernetes} installs (CoreDNSVersion)"),
+        },
+        Pin {
+            component: "kube-state-metrics",
+            pinned: version("kube-state-metrics"),
+            expected: semver(
+                subchart_metadata("kube-prometheus-stack", "kube-state-metrics")["appVersion"]
+                    .as_str()
+                    .unwrap_or(""),
+            ),
+            because: "the appVersion of kube-prometheus-stack's kube-state-metrics subchart".into(),
+        },
+        Pin {
+            component: "prometheus",
+            pinned: script(&["upstream", "image-tag", "prometheus"]),
+            expected: rendered_image_tag("kube-prometheus-stack", "Prometheus"),
+            because: "the image of the Prometheus kube-prometheus-stack renders".into(),
         },
         Pin {
             component: "kubernetes",
