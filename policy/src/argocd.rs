@@ -7,6 +7,7 @@
 
 mod access;
 mod model;
+mod notifications;
 mod ordering;
 mod references;
 mod secrets;
@@ -15,8 +16,11 @@ mod sources;
 pub use access::{
     destinations, project_resources, project_roles, project_source_repos, sync_windows,
 };
-pub use model::{expand_applications, glob_match, render_dir, App, Rendered};
-pub use ordering::{automation, notifications, sync_waves};
+pub use model::{
+    annotation, expand_applications, glob_match, render_dir, str_at, sync_wave, App, Rendered,
+};
+pub use notifications::{catalog_guards, github_deployments, notifications};
+pub use ordering::{automation, sync_waves};
 pub use references::{helm_values, platform_references};
 pub use secrets::secret_stores;
 pub use sources::{

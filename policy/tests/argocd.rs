@@ -77,6 +77,7 @@ fn argocd_declares_the_expected_applications() {
         "cert-manager",
         "argo-rollouts",
         "external-secrets",
+        "prometheus-operator-crds",
         "kube-prometheus-stack",
         "loki",
         "alloy",
@@ -344,7 +345,7 @@ fn misordered_sync_waves_are_caught() {
             "Application too-early: sync wave -30 is not after argo-rollouts's wave -20",
             "AppProject/default: syncs no later than argocd-cm",
             "ExternalSecret/before-its-store: sync wave -15 is not after ClusterSecretStore late-store's wave -5",
-            "Application cert-manager: uses kinds of kube-prometheus-stack, which no Application installs",
+            "Application cert-manager: uses kinds of prometheus-operator-crds, which no Application installs",
         ],
     );
 }
@@ -434,6 +435,61 @@ fn missing_or_undefined_notifications_are_caught() {
     );
 }
 
+/// The upstream notifications catalog of the Argo CD version argocd/README.md installs, vendored
+/// verbatim as tests/upstream/argo-cd-<version>-notifications-catalog.yaml.
+fn upstream_catalog() -> Value {
+    let readme = std::fs::read_to_string(repo_root().join("argocd/README.md")).unwrap();
+    let installed = readme
+        .split("raw.githubusercontent.com/argoproj/argo-cd/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("argocd/README.md names the version of the Argo CD manifest it installs");
+    let path = repo_root().join(format!(
+        "policy/tests/upstream/argo-cd-{installed}-notifications-catalog.yaml"
+    ));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: vendor notifications_catalog/install.yaml of argo-cd {installed}",
+            path.display()
+        )
+    });
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+#[test]
+fn notification_triggers_keep_every_guard_of_the_upstream_catalog() {
+    assert_clean(argocd::catalog_guards(
+        &argocd_tree().objects,
+        &upstream_catalog(),
+    ));
+}
+
+#[test]
+fn triggers_without_the_catalogs_guards_are_caught() {
+    let tree = fixture("notifications.yaml");
+    assert_caught(
+        argocd::catalog_guards(&tree.objects, &upstream_catalog()),
+        &[
+            "trigger on-sync-failed: oncePer is \"missing\", the catalog's is \"app.status.operationState?.syncResult?.revision\"",
+            "trigger on-sync-failed: misses the catalog's guard `app.status.operationState != nil`",
+            "trigger on-deployed: misses the catalog's guard `(!time.Parse(app.status.health.lastTransitionTime)",
+        ],
+    );
+}
+
+#[test]
+fn github_deployments_are_of_the_deploy_branch() {
+    assert_clean(argocd::github_deployments(&argocd_tree().objects));
+    let tree = fixture("notifications.yaml");
+    assert_caught(
+        argocd::github_deployments(&tree.objects),
+        &[
+            "template.deployed-of-the-revision: the GitHub deployment's reference is unset (the revision), not \"main\"",
+            "template.deployed-of-a-branch: the GitHub deployment's reference is \"release\"",
+        ],
+    );
+}
+
 #[test]
 fn external_secrets_resolve_against_their_stores() {
     let tree = argocd_tree();
@@ -480,33 +536,6 @@ fn schema_validation_rejects_typos_in_argocd_kinds() {
             "scripts/validate did not report {typo}:\n{text}"
         );
     }
-}
-
-#[test]
-fn rendered_objects_find_what_the_platform_provides() {
-    let tree = argocd_tree();
-    assert_clean(argocd::platform_references(
-        &tree.apps,
-        &tree.objects,
-        &tree.rendered,
-        &repo_root(),
-    ));
-}
-
-#[test]
-fn dangling_platform_references_are_caught() {
-    let tree = fixture("references.yaml");
-    assert_caught(
-        argocd::platform_references(&tree.apps, &tree.objects, &tree.rendered, &repo_root()),
-        &[
-            "Application web Ingress/web: cluster-issuer letsencrypt-prod is not a ClusterIssuer in argocd/",
-            "Application web Ingress/web: ingressClassName \"nginx\" is not the class ingress-nginx provides (\"public\")",
-            "Application web ServiceMonitor/web: is not selected by Prometheus",
-            "Application web ConfigMap/web-config: OTEL_EXPORTER_OTLP_ENDPOINT http://otel-collector.observability.svc:4318 is not the collector (http://collector-opentelemetry-collector.telemetry.svc:4318)",
-            "Application alloy: alloy mounts ConfigMap alloy-pipeline with key config.alloy, which no Application renders in namespace logging",
-            "Application kube-prometheus-stack: kube-prometheus-stack mounts Secret am-config with key alertmanager.yaml, which no Application renders in namespace monitoring",
-        ],
-    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! How Applications sync: wave order (CRDs and controllers before their users), automation
-//! guards, and the notifications they subscribe to.
+//! How Applications sync: wave order (CRDs and controllers before their users) and automation
+//! guards.
 
 use super::model::{annotation, group, id, kind, name, of_kind, str_at, sync_wave, App, Rendered};
 use super::references::helm_values;
@@ -12,7 +12,7 @@ fn crd_provider(group: &str, kind: &str) -> Option<&'static str> {
     match (group, kind) {
         ("cert-manager.io", _) => Some("cert-manager"),
         ("external-secrets.io", _) => Some("external-secrets"),
-        ("monitoring.coreos.com", _) => Some("kube-prometheus-stack"),
+        ("monitoring.coreos.com", _) => Some("prometheus-operator-crds"),
         (
             "argoproj.io",
             "Rollout"
@@ -87,7 +87,7 @@ pub fn sync_waves(
             .collect();
         match helm_values(app, repo_root) {
             Ok(values) if enables_prometheus_operator_objects(&values) => {
-                providers.insert("kube-prometheus-stack");
+                providers.insert("prometheus-operator-crds");
             }
             Ok(_) => {}
             Err(e) => violations.push(e),
@@ -283,92 +283,6 @@ pub fn automation(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<S
                 violations.push(format!(
                     "{}: an HPA scales the Rollout: ignoreDifferences on Rollout /spec/replicas with RespectIgnoreDifferences=true",
                     app.origin
-                ));
-            }
-        }
-    }
-    violations
-}
-
-/// Every Application subscribes to sync failures and degraded health, and those that deploy a
-/// Rollout also to successful deploys; each subscribed trigger, its templates and the service are
-/// defined in argocd-notifications-cm.
-pub fn notifications(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
-    const PREFIX: &str = "notifications.argoproj.io/subscribe.";
-    let mut violations = Vec::new();
-    let Some(cm) = of_kind(objects, "ConfigMap").find(|c| name(c) == "argocd-notifications-cm")
-    else {
-        return vec!["argocd-notifications-cm is not part of argocd/".into()];
-    };
-    let data = &cm["data"];
-    for app in apps {
-        let annotations = app
-            .object
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object);
-        let subscriptions: Vec<(&str, &str, &str)> = annotations
-            .into_iter()
-            .flatten()
-            .filter_map(|(key, channel)| {
-                let (trigger, service) = key.strip_prefix(PREFIX)?.split_once('.')?;
-                Some((trigger, service, channel.as_str().unwrap_or("")))
-            })
-            .collect();
-        let deploys_rollout = rendered
-            .get(&app.name)
-            .into_iter()
-            .flatten()
-            .any(|o| kind(o) == "Rollout");
-        let required = ["on-sync-failed", "on-health-degraded"]
-            .into_iter()
-            .chain(deploys_rollout.then_some("on-deployed"));
-        for trigger in required {
-            if !subscriptions.iter().any(|(t, _, _)| *t == trigger) {
-                violations.push(format!(
-                    "{}: no notification subscription for {trigger}",
-                    app.origin
-                ));
-            }
-        }
-        for (trigger, service, channel) in subscriptions {
-            // GitHub takes its repository from the template (repoURLPath), not a recipient.
-            if channel.is_empty() && service != "github" {
-                violations.push(format!(
-                    "{}: {trigger}.{service} subscription has no channel",
-                    app.origin
-                ));
-            }
-            if data.get(format!("service.{service}")).is_none() {
-                violations.push(format!(
-                    "{}: notification service {service} is not configured",
-                    app.origin
-                ));
-            }
-            let Some(definition) = data
-                .get(format!("trigger.{trigger}"))
-                .and_then(Value::as_str)
-            else {
-                violations.push(format!(
-                    "{}: trigger {trigger} is not defined in argocd-notifications-cm",
-                    app.origin
-                ));
-                continue;
-            };
-            let conditions: Vec<Value> = serde_yaml_ng::from_str(definition).unwrap_or_default();
-            let templates: Vec<&str> = conditions
-                .iter()
-                .flat_map(|c| c["send"].as_array().into_iter().flatten())
-                .filter_map(Value::as_str)
-                .collect();
-            if templates.is_empty() {
-                violations.push(format!("trigger {trigger}: sends no template"));
-            }
-            for template in templates
-                .into_iter()
-                .filter(|t| data.get(format!("template.{t}")).is_none())
-            {
-                violations.push(format!(
-                    "trigger {trigger}: template {template} is not defined"
                 ));
             }
         }

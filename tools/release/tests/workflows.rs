@@ -1,8 +1,15 @@
-//! The GitHub configuration: repository rules (tools/release/src/workflow_policy.rs) over the real
-//! .github and over broken fixtures, and scripts/lint-workflows (JSON schemas + zizmor) failing on
-//! broken fixtures, so neither check can pass vacuously.
+//! The workflows: repository rules (tools/release/src/workflow_policy.rs) over the real .github and
+//! over broken fixtures, scripts/lint-workflows (JSON schemas + zizmor) failing on broken fixtures,
+//! so neither check can pass vacuously, and what the workflows promise each other and Argo CD.
 
-use release_tools::workflow_policy::{check_github_dir, check_pins, check_workflow};
+mod common;
+
+use common::Repo;
+use release_tools::workflow_policy::{
+    check_github_dir, check_pins, check_workflow, concurrency_group, events,
+    RELEASE_BOT_ENVIRONMENT,
+};
+use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,6 +98,10 @@ fn unpinned_or_unversioned_actions_are_refused() {
             "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # main",
             "version comment",
         ),
+        (
+            "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5",
+            "exact `# vX.Y.Z`",
+        ),
     ] {
         let problems = check_pins(&good_workflow().replace(CHECKOUT, uses));
         assert!(
@@ -118,6 +129,83 @@ fn permissions_must_default_to_none_and_be_granted_per_job() {
         .unwrap()
         .iter()
         .any(|p| p.contains("job `test` has no `permissions`")));
+}
+
+#[test]
+fn a_scheduled_run_shares_its_concurrency_group_with_no_other_event() {
+    let shared = good_workflow().replace(
+        "on:\n  pull_request:\n",
+        "on:\n  push:\n  schedule:\n    - cron: \"17 5 * * *\"\n",
+    );
+    let problems = check_workflow(&shared).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("`push` runs share the scheduled run's concurrency group")),
+        "{problems:?}"
+    );
+    let own = shared.replace(
+        "group: good-${{ github.ref }}",
+        "group: good-${{ github.event_name }}-${{ github.ref }}",
+    );
+    assert_eq!(check_workflow(&own).unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn ci_cancels_superseded_pr_runs_only() {
+    let ci = workflow("ci.yaml");
+    let group = ci["concurrency"]["group"].as_str().unwrap();
+    let run = |event, id| concurrency_group(group, event, id).unwrap();
+    assert_eq!(run("pull_request", 1), run("pull_request", 2));
+    assert_ne!(
+        run("push", 1),
+        run("push", 2),
+        "every push to main is tested"
+    );
+    assert_ne!(run("schedule", 1), run("push", 2));
+    assert_eq!(
+        ci["concurrency"]["cancel-in-progress"],
+        "${{ github.event_name == 'pull_request' }}"
+    );
+}
+
+#[test]
+fn the_release_bot_environment_is_reached_only_from_refs_it_admits() {
+    let job = "    permissions:\n      contents: read\n";
+    let with_environment = |on: &str| {
+        good_workflow()
+            .replace("on:\n  pull_request:\n", on)
+            .replace(
+                job,
+                &format!("    environment: {RELEASE_BOT_ENVIRONMENT}\n{job}"),
+            )
+    };
+    for (on, reason) in [
+        (
+            "on:\n  pull_request:\n",
+            "`pull_request` runs reach environment `release-bot`",
+        ),
+        ("on:\n  push:\n", "pushes to any branch or tag reach"),
+        (
+            "on:\n  push:\n    branches: [main, develop]\n",
+            "pushes to branches `develop` reach",
+        ),
+        (
+            "on:\n  push:\n    tags: [\"release-*\"]\n",
+            "pushes of tags `release-*` reach",
+        ),
+    ] {
+        let problems = check_workflow(&with_environment(on)).unwrap();
+        assert!(
+            problems.iter().any(|p| p.contains(reason)),
+            "{on}: {problems:?}"
+        );
+    }
+    let admitted = "on:\n  push:\n    branches: [main]\n    tags: [\"v*\"]\n  workflow_dispatch:\n  deployment_status:\n";
+    assert_eq!(
+        check_workflow(&with_environment(admitted)).unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -170,49 +258,6 @@ fn publishing_workflows_must_not_trigger_on_bump_commits() {
         .unwrap()
         .iter()
         .any(|p| p.contains("every push")));
-}
-
-/// A copy of the real .github in a temporary directory, to break one file at a time.
-fn github_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("cp")
-        .arg("-r")
-        .arg(repo_root().join(".github"))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    dir
-}
-
-#[test]
-fn codeowners_must_route_prod_and_argocd_to_release_managers() {
-    let dir = github_copy();
-    let codeowners = dir.path().join(".github/CODEOWNERS");
-    let real = fs::read_to_string(&codeowners).unwrap();
-    fs::write(
-        &codeowners,
-        real.replace(
-            "/argocd/                @greeter-gitops/release-managers\n",
-            "",
-        ),
-    )
-    .unwrap();
-    let violations = check_github_dir(&dir.path().join(".github")).unwrap();
-    assert_eq!(
-        violations,
-        ["CODEOWNERS: argocd/apps/greeter.yaml is not owned by @greeter-gitops/release-managers"]
-    );
-    // A catch-all after the specific rules takes ownership back (last match wins).
-    fs::write(
-        &codeowners,
-        format!("{real}*  @greeter-gitops/maintainers\n"),
-    )
-    .unwrap();
-    assert_eq!(
-        check_github_dir(&dir.path().join(".github")).unwrap().len(),
-        2
-    );
 }
 
 fn lint(github: &Path) -> std::process::Output {
@@ -339,4 +384,192 @@ fn bump_and_promotion_prs_use_one_fixed_branch_per_environment_and_prod_never_au
             }
         }
     }
+}
+
+/// The branches of the bot PRs a workflow enables auto-merge on (a PR step, then `gh pr merge
+/// --auto`, for promotions only when the merge step's condition names the target).
+fn auto_merged_branches(workflow: &Value) -> Vec<String> {
+    let mut branches = Vec::new();
+    for job in workflow["jobs"].as_object().unwrap().values() {
+        let steps = job["steps"].as_array().unwrap();
+        let pr = steps.iter().find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("peter-evans/create-pull-request@"))
+        });
+        let merge = steps.iter().find(|s| {
+            s["run"]
+                .as_str()
+                .is_some_and(|r| r.contains("gh pr merge --auto"))
+        });
+        let (Some(pr), Some(merge)) = (pr, merge) else {
+            continue;
+        };
+        let branch = pr["with"]["branch"].as_str().unwrap();
+        let target = merge["if"]
+            .as_str()
+            .and_then(|c| c.split("steps.target.outputs.to == '").nth(1))
+            .and_then(|rest| rest.split('\'').next());
+        branches.push(match target {
+            Some(target) => branch.replace("${{ steps.target.outputs.to }}", target),
+            None => branch.to_string(),
+        });
+    }
+    branches
+}
+
+#[test]
+fn auto_merged_bot_prs_are_kept_up_to_date_with_main() {
+    let update = workflow("update-bot-prs.yaml");
+    assert_eq!(
+        events(&update),
+        [(
+            "push".to_string(),
+            serde_json::json!({"branches": ["main"]})
+        )]
+    );
+    let job = &update["jobs"]["update"];
+    let mut kept: Vec<&str> = job["env"]["BRANCHES"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    kept.sort_unstable();
+    let mut auto_merged: Vec<String> = ["release.yaml", "promote.yaml"]
+        .into_iter()
+        .flat_map(|name| auto_merged_branches(&workflow(name)))
+        .collect();
+    auto_merged.sort();
+    assert_eq!(auto_merged, ["bump/dev", "promote/staging"]);
+    assert_eq!(kept, auto_merged, "update-bot-prs.yaml BRANCHES");
+    let steps = job["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["run"]
+        .as_str()
+        .is_some_and(|r| r.contains("/pulls/$number/update-branch"))));
+}
+
+/// What the required checks rows of docs/release-process.md name: `name` in backticks.
+fn required_checks() -> Vec<String> {
+    let doc = fs::read_to_string(repo_root().join("docs/release-process.md")).unwrap();
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with("| Required status checks |"))
+        .expect("docs/release-process.md: a `Required status checks` row");
+    row.split('|')
+        .nth(2)
+        .unwrap()
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_required_check_reports_on_pull_requests() {
+    // Bot PRs are updated by pushes to their branch (update-bot-prs.yaml), so the event that gates
+    // every merge is `pull_request`: each required check must run on it, not be skipped.
+    let checks = required_checks();
+    assert!(!checks.is_empty());
+    let ci = workflow("ci.yaml");
+    assert!(events(&ci).iter().any(|(event, _)| event == "pull_request"));
+    for check in checks {
+        let job = ci["jobs"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|job| job["name"] == check.as_str())
+            .unwrap_or_else(|| panic!("ci.yaml has no job named {check}"));
+        let condition = job["if"].as_str().unwrap_or_default();
+        let runs = condition.is_empty()
+            || condition == "github.event_name == 'pull_request'"
+            || condition
+                .strip_prefix("github.event_name != '")
+                .is_some_and(|other| other != "pull_request'");
+        assert!(
+            runs,
+            "{check}: `if: {condition}` does not run on pull_request"
+        );
+    }
+}
+
+/// The `app-deployed` message as notifications-engine sends it as the GitHub deployment status'
+/// description: the Go template rendered (the fields it uses), then `trunc(message, 140)`.
+fn deployment_status_description(app: &str, revision: &str) -> String {
+    let path = repo_root().join("argocd/config/argocd-notifications-cm.yaml");
+    let cm: Value = serde_yaml_ng::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let template: Value =
+        serde_yaml_ng::from_str(cm["data"]["template.app-deployed"].as_str().unwrap()).unwrap();
+    let context: Value = serde_yaml_ng::from_str(cm["data"]["context"].as_str().unwrap()).unwrap();
+    let message = template["message"]
+        .as_str()
+        .unwrap()
+        .replace("{{.app.metadata.name}}", app)
+        .replace(
+            "{{.app.status.operationState.syncResult.revision}}",
+            revision,
+        )
+        .replace(
+            "{{.context.argocdUrl}}",
+            context["argocdUrl"].as_str().unwrap(),
+        );
+    assert!(
+        !message.contains("{{"),
+        "app-deployed uses a template field this test does not render: {message}"
+    );
+    let runes: Vec<char> = message.chars().collect();
+    if runes.len() > 140 {
+        runes[..137].iter().collect::<String>() + "..."
+    } else {
+        message
+    }
+}
+
+/// Runs promote.yaml's stale check (its `run`, as GitHub does: `bash -e`) in `repo` for a
+/// deployment_status of dev with `description`: Ok(the `stale` output) or Err(stderr).
+fn stale_check(repo: &Repo, description: &str) -> Result<String, String> {
+    let promote = workflow("promote.yaml");
+    let step = promote["jobs"]["promote"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "current")
+        .expect("promote.yaml: the step with id `current`");
+    let files = tempfile::tempdir().unwrap();
+    let output = files.path().join("output");
+    let result = Command::new("bash")
+        .args(["-e", "-c", step["run"].as_str().unwrap()])
+        .current_dir(repo.path())
+        .env("DESCRIPTION", description)
+        .env("FROM", "dev")
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", files.path().join("summary"))
+        .output()
+        .unwrap();
+    if !result.status.success() {
+        return Err(String::from_utf8_lossy(&result.stderr).to_string());
+    }
+    let outputs = fs::read_to_string(output).unwrap();
+    Ok(outputs.trim().strip_prefix("stale=").unwrap().to_string())
+}
+
+#[test]
+fn promote_reads_the_revision_argocd_deployed_from_the_deployment_status() {
+    let repo = Repo::new();
+    let deployed = repo.git(&["rev-parse", "HEAD"]).trim().to_string();
+    // The longest Application name leaves the least room before the 140-character cut.
+    let app = fs::read_dir(repo_root().join("deploy/overlays"))
+        .unwrap()
+        .map(|e| format!("greeter-{}", e.unwrap().file_name().to_string_lossy()))
+        .max_by_key(String::len)
+        .unwrap();
+    let description = deployment_status_description(&app, &deployed);
+    assert_eq!(stale_check(&repo, &description).unwrap(), "false");
+    // dev's overlay changed on main after the deploy: a newer deploy will promote.
+    repo.write("deploy/overlays/dev/extra.yaml", "# newer\n");
+    repo.commit("dev changed");
+    assert_eq!(stale_check(&repo, &description).unwrap(), "true");
+    // Without the revision the workflow fails loudly instead of promoting blind.
+    let error = stale_check(&repo, &format!("{app} is healthy")).unwrap_err();
+    assert!(error.contains("no 'deployed revision <sha>'"), "{error}");
 }
