@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod network_policy;
 pub mod objects;
 pub mod observability;
+pub mod platform;
 pub mod upstream;
 
 use serde::Deserialize;
