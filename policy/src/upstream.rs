@@ -63,7 +63,8 @@ pub fn subchart_metadata(app: &str, subchart: &str) -> Value {
         if subchart.is_empty() {
             entry.ends_with("/Chart.yaml") && entry.matches('/').count() == 1
         } else {
-            entry.ends_with(&format!("/charts/{subchart}/Chart.yaml")) && entry.matches('/').count() == 3
+            entry.ends_with(&format!("/charts/{subchart}/Chart.yaml"))
+                && entry.matches('/').count() == 3
         }
     };
     let own = listing
@@ -92,7 +93,11 @@ fn rendered_image_tag(app: &str, kind: &str) -> String {
     let objects = crate::parse_documents(&script(&["charts", "render", app]))
         .unwrap_or_else(|e| panic!("{app} renders invalid YAML: {e}"));
     let image = crate::objects::of_kind(&objects, kind)
-        .find_map(|o| o.pointer("/spec/image").and_then(Value::as_str).map(str::to_string))
+        .find_map(|o| {
+            o.pointer("/spec/image")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| panic!("{app} renders no {kind} with spec.image"));
     let tag = image.rsplit_once(':').map_or("", |(_, tag)| tag);
     tag.split('-').next().unwrap_or("").to_string()
@@ -105,7 +110,8 @@ pub fn pins() -> Vec<Pin> {
     let argo_cd = between(&readme, "argoproj/argo-cd/", "/manifests/").unwrap_or("(none)");
     let tool_versions = source_file("argo-cd", "hack/tool-versions.sh");
     let kubeadm = source_file("kubernetes", "cmd/kubeadm/app/constants/constants.go");
-    let validate = std::fs::read_to_string(repo_root().join("scripts/validate")).unwrap_or_default();
+    let validate =
+        std::fs::read_to_string(repo_root().join("scripts/validate")).unwrap_or_default();
     let target_minor = between(&validate, "KUBERNETES_VERSION=", "\n").unwrap_or("(none)");
     let kubernetes = version("kubernetes");
     vec![

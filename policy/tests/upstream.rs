@@ -29,5 +29,7 @@ fn a_pin_that_differs_from_the_platform_is_reported() {
     };
     let wrong = mismatches(&[pin]);
     assert_eq!(wrong.len(), 1);
-    assert!(wrong[0].contains("tools/upstream/argo-rollouts pins v1.9.0 but the platform runs v1.9.1"));
+    assert!(
+        wrong[0].contains("tools/upstream/argo-rollouts pins v1.9.0 but the platform runs v1.9.1")
+    );
 }

@@ -37,7 +37,12 @@ pub fn kube_prometheus_stack_alerts() -> Vec<PlatformAlert> {
 /// an alert the routing tests would otherwise miss.
 pub fn alerts_of(objects: &[Value]) -> Vec<PlatformAlert> {
     of_kind(objects, "PrometheusRule")
-        .flat_map(|rule| rule["spec"]["groups"].as_array().cloned().unwrap_or_default())
+        .flat_map(|rule| {
+            rule["spec"]["groups"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
         .filter_map(|rule| {
             let name = rule["alert"].as_str()?.to_string();
