@@ -1,0 +1,159 @@
+// Package images says which container images the pod runner can run for real, and how: the
+// files the image would hold (the binary built from the pinned upstream module, or from this
+// checkout for the greeter), its ENTRYPOINT, WORKDIR and environment, read from each project's
+// own Dockerfile at the pinned version. Pods of any other image stay simulated by kwok.
+package images
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Image is what the runner needs to start a container of one repository.
+type Image struct {
+	// Repository without tag or digest.
+	Repository string
+	// Files maps a path inside the pod to where the runner finds it on the host, by Source.
+	Files map[string]Source
+	// Entrypoint and Cmd as the image declares them (used when the container sets no command/args).
+	Entrypoint []string
+	Cmd        []string
+	// WorkingDir is the image's WORKDIR.
+	WorkingDir string
+	// Env is the image's ENV.
+	Env []string
+	// Version is the tag the binary was built for ("" for the greeter, built from this checkout);
+	// a pod asking for another version is refused, not run with the wrong binary.
+	Version string
+	// StandIn says where the process is not the image's own binary.
+	StandIn string
+}
+
+// Source locates a file the image holds on the host.
+type Source struct {
+	// Upstream names a binary of tools/upstream (scripts/upstream bin NAME).
+	Upstream string
+	// Repo is a path relative to the repository root (this checkout's build or files).
+	Repo string
+	// Host is an absolute path of this machine (Debian's packages).
+	Host string
+}
+
+// Catalog is every image the runner runs, at the versions tools/upstream pins.
+func Catalog(versions func(component string) string) []Image {
+	return []Image{
+		{
+			// service/Dockerfile: the runtime stage.
+			Repository: "ghcr.io/greeter-gitops/greeter",
+			Files: map[string]Source{
+				"/usr/local/bin/greeter": {Repo: "target/debug/greeter"},
+				"/etc/greeter":           {Repo: "service/config"},
+			},
+			Entrypoint: []string{"/usr/local/bin/greeter"},
+			Env:        []string{"CONFIG_DIR=/etc/greeter"},
+		},
+		{
+			// docker-library/redis: ENTRYPOINT docker-entrypoint.sh, CMD redis-server.
+			Repository: "docker.io/library/redis",
+			Entrypoint: []string{"redis-server"},
+			StandIn:    "Debian's redis-server (the image's docker-entrypoint.sh only drops privileges and execs it)",
+		},
+		{
+			// argo-rollouts Dockerfile: ENTRYPOINT /bin/rollouts-controller, WORKDIR /home/argo-rollouts.
+			Repository: "quay.io/argoproj/argo-rollouts",
+			Files:      map[string]Source{"/bin/rollouts-controller": {Upstream: "rollouts-controller"}},
+			Entrypoint: []string{"/bin/rollouts-controller"},
+			WorkingDir: "/home/argo-rollouts",
+			Version:    versions("argo-rollouts"),
+		},
+		{
+			// prometheus-operator Dockerfile: ENTRYPOINT /bin/operator.
+			Repository: "quay.io/prometheus-operator/prometheus-operator",
+			Files:      map[string]Source{"/bin/operator": {Upstream: "prometheus-operator"}},
+			Entrypoint: []string{"/bin/operator"},
+			Version:    versions("prometheus-operator"),
+		},
+		{
+			// cmd/prometheus-config-reloader/Dockerfile: ENTRYPOINT /bin/prometheus-config-reloader.
+			Repository: "quay.io/prometheus-operator/prometheus-config-reloader",
+			Files:      map[string]Source{"/bin/prometheus-config-reloader": {Upstream: "prometheus-config-reloader"}},
+			Entrypoint: []string{"/bin/prometheus-config-reloader"},
+			Version:    versions("prometheus-operator"),
+		},
+		{
+			// prometheus Dockerfile: ENTRYPOINT /bin/prometheus, WORKDIR /prometheus.
+			Repository: "quay.io/prometheus/prometheus",
+			Files:      map[string]Source{"/bin/prometheus": {Upstream: "prometheus"}},
+			Entrypoint: []string{"/bin/prometheus"},
+			WorkingDir: "/prometheus",
+			Version:    versions("prometheus"),
+		},
+		{
+			// kube-state-metrics Dockerfile: ENTRYPOINT /kube-state-metrics --port=8080 --telemetry-port=8081.
+			Repository: "registry.k8s.io/kube-state-metrics/kube-state-metrics",
+			Files:      map[string]Source{"/kube-state-metrics": {Upstream: "kube-state-metrics"}},
+			Entrypoint: []string{"/kube-state-metrics", "--port=8080", "--telemetry-port=8081"},
+			Version:    versions("kube-state-metrics"),
+		},
+		{
+			// coredns Dockerfile: ENTRYPOINT /coredns.
+			Repository: "registry.k8s.io/coredns/coredns",
+			Files:      map[string]Source{"/coredns": {Upstream: "coredns"}},
+			Entrypoint: []string{"/coredns"},
+			Version:    versions("coredns"),
+		},
+	}
+}
+
+// Pattern matches a container image of any repository the runner runs (kwok's stage selector).
+func Pattern() string {
+	catalog := Catalog(func(string) string { return "" })
+	quoted := make([]string, len(catalog))
+	for i, entry := range catalog {
+		quoted[i] = regexp.QuoteMeta(entry.Repository)
+	}
+	return "^(" + strings.Join(quoted, "|") + ")([:@]|$)"
+}
+
+// Reference is an image reference split into repository, tag and digest.
+type Reference struct {
+	Repository, Tag, Digest string
+}
+
+// Parse splits an image reference; a repository without a registry is Docker Hub's, as the
+// container runtime resolves it.
+func Parse(image string) Reference {
+	var ref Reference
+	rest := image
+	if at := strings.Index(rest, "@"); at >= 0 {
+		ref.Digest, rest = rest[at+1:], rest[:at]
+	}
+	if colon := strings.LastIndex(rest, ":"); colon > strings.LastIndex(rest, "/") {
+		ref.Tag, rest = rest[colon+1:], rest[:colon]
+	}
+	if !strings.Contains(strings.Split(rest, "/")[0], ".") {
+		if !strings.Contains(rest, "/") {
+			rest = "library/" + rest
+		}
+		rest = "docker.io/" + rest
+	}
+	ref.Repository = rest
+	return ref
+}
+
+// Find returns the catalog entry for an image reference, or an error for a known repository at
+// a version that is not the one built.
+func Find(catalog []Image, image string) (Image, bool, error) {
+	ref := Parse(image)
+	for _, entry := range catalog {
+		if entry.Repository != ref.Repository {
+			continue
+		}
+		if entry.Version != "" && ref.Tag != "" && !strings.HasPrefix(ref.Tag+"-", entry.Version+"-") {
+			return entry, true, fmt.Errorf("image %s: tools/upstream builds %s", image, entry.Version)
+		}
+		return entry, true, nil
+	}
+	return Image{}, false, nil
+}
