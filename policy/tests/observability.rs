@@ -64,8 +64,12 @@ fn everything_renders_into_the_expected_namespaces() {
         let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         // The Helm charts in namespace observability mount these two (argocd/platform/values/);
-        // Tempo's NetworkPolicy guards Tempo there.
-        let expected = if ["alloy-config", "otel-collector-config"].contains(&name)
+        // Tempo's NetworkPolicy guards Tempo there; the Namespace itself is cluster-scoped (this
+        // Application owns it so that it exists before the pipeline ConfigMaps land in it).
+        let expected = if object["kind"] == "Namespace" {
+            assert_eq!(name, "observability", "the only Namespace rendered here");
+            ""
+        } else if ["alloy-config", "otel-collector-config"].contains(&name)
             || object["kind"] == "NetworkPolicy"
         {
             "observability"
