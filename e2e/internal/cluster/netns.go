@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"greeter-gitops/e2e/internal/runner"
 )
 
 // netnsPath is where `ip netns` keeps the namespace.
@@ -23,7 +25,9 @@ func ip(args ...string) error {
 	return nil
 }
 
-// createNetns creates the cluster's network namespace with every cluster range on its loopback.
+// createNetns creates the cluster's network namespace: the node network, Service ClusterIPs and
+// kwok's simulated pod addresses on its loopback (local, nothing leaves), forwarding on for the
+// pods the runner starts in network namespaces of their own (routed like a node routes them).
 func createNetns() error {
 	if _, err := os.Stat(netnsPath); err == nil {
 		return nil
@@ -34,32 +38,51 @@ func createNetns() error {
 	if err := ip("-n", Namespace, "link", "set", "lo", "up"); err != nil {
 		return err
 	}
-	for _, prefix := range []string{NodeNetwork.String(), ServiceNetwork.String(), PodNetwork.String(), ProcessPodNetwork.String()} {
+	for _, prefix := range []string{NodeNetwork.String(), ServiceNetwork.String(), PodNetwork.String(), runner.Gateway + "/32"} {
 		if err := ip("-n", Namespace, "addr", "add", prefix, "dev", "lo"); err != nil {
 			return err
 		}
 	}
+	out, err := exec.Command("ip", "netns", "exec", Namespace, "sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("enable forwarding: %w: %s", err, out)
+	}
 	return nil
 }
 
-// deleteNetns kills every process still in the namespace and removes it.
+// deleteNetns kills every process still in the namespace (and in the pods' namespaces) and
+// removes them.
 func deleteNetns() error {
+	if names, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(names), "\n") {
+			if name, _, _ := strings.Cut(line, " "); strings.HasPrefix(name, runner.NetnsPrefix) {
+				killNetns(name)
+				_ = ip("netns", "del", name)
+			}
+		}
+	}
 	if _, err := os.Stat(netnsPath); err != nil {
 		return nil
 	}
-	out, err := exec.Command("ip", "netns", "pids", Namespace).Output()
-	if err == nil {
-		var pids []int
-		for _, field := range strings.Fields(string(out)) {
-			var pid int
-			if _, err := fmt.Sscan(field, &pid); err == nil {
-				_ = unix.Kill(pid, unix.SIGTERM)
-				pids = append(pids, pid)
-			}
-		}
-		killAfter(pids, 5*time.Second)
-	}
+	killNetns(Namespace)
 	return ip("netns", "del", Namespace)
+}
+
+// killNetns stops every process in a network namespace.
+func killNetns(name string) {
+	out, err := exec.Command("ip", "netns", "pids", name).Output()
+	if err != nil {
+		return
+	}
+	var pids []int
+	for _, field := range strings.Fields(string(out)) {
+		var pid int
+		if _, err := fmt.Sscan(field, &pid); err == nil {
+			_ = unix.Kill(pid, unix.SIGTERM)
+			pids = append(pids, pid)
+		}
+	}
+	killAfter(pids, 5*time.Second)
 }
 
 // inNamespace prefixes argv so that it runs inside the cluster's network namespace.

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -24,6 +25,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"greeter-gitops/e2e/internal/images"
 )
 
 // The part of the platform the test cluster runs, in the order Argo CD's waves would sync it:
@@ -84,6 +87,11 @@ func renderPlatform(l Layout) error {
 		if err != nil {
 			return err
 		}
+		if chart == "argo-rollouts" {
+			if rendered, err = standInTrafficRouter(l, rendered); err != nil {
+				return err
+			}
+		}
 		if err := os.WriteFile(filepath.Join(dir, chart+".yaml"), rendered, 0o644); err != nil {
 			return err
 		}
@@ -102,8 +110,55 @@ func renderChart(l Layout, app string) ([]byte, error) {
 	return out, nil
 }
 
+// standInTrafficRouter points the controller's Gateway API plugin at the stand-in the argo-rollouts
+// image holds here (images.GatewayAPIStandIn), with its digest: the pinned release binary cannot be
+// downloaded or built in the test cluster (e2e/gatewayapi-standin explains).
+func standInTrafficRouter(l Layout, rendered []byte) ([]byte, error) {
+	binary, err := os.ReadFile(l.Bin("gatewayapi-plugin-standin"))
+	if err != nil {
+		return nil, fmt.Errorf("the Gateway API plugin stand-in (built by scripts/cluster): %w", err)
+	}
+	digest := fmt.Sprintf("%x", sha256.Sum256(binary))
+	replaced := false
+	out, err := mapDocs(rendered, func(doc map[string]any) (map[string]any, error) {
+		metadata, _ := doc["metadata"].(map[string]any)
+		if doc["kind"] != "ConfigMap" || metadata["name"] != "argo-rollouts-config" {
+			return doc, nil
+		}
+		data, _ := doc["data"].(map[string]any)
+		text, _ := data["trafficRouterPlugins"].(string)
+		var plugins []map[string]any
+		if err := yaml.Unmarshal([]byte(text), &plugins); err != nil {
+			return nil, err
+		}
+		for _, plugin := range plugins {
+			if plugin["name"] == "argoproj-labs/gatewayAPI" {
+				plugin["location"], plugin["sha256"] = "file://"+images.GatewayAPIStandIn, digest
+				replaced = true
+			}
+		}
+		encoded, err := yaml.Marshal(plugins)
+		data["trafficRouterPlugins"] = string(encoded)
+		return doc, err
+	})
+	if err == nil && !replaced {
+		err = fmt.Errorf("argo-rollouts-config configures no argoproj-labs/gatewayAPI plugin")
+	}
+	return out, err
+}
+
 // filterDocs keeps the documents keep accepts.
 func filterDocs(manifest []byte, keep func(map[string]any) bool) ([]byte, error) {
+	return mapDocs(manifest, func(doc map[string]any) (map[string]any, error) {
+		if keep(doc) {
+			return doc, nil
+		}
+		return nil, nil
+	})
+}
+
+// mapDocs rewrites every document of a manifest (nil drops it).
+func mapDocs(manifest []byte, change func(map[string]any) (map[string]any, error)) ([]byte, error) {
 	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
 	var out bytes.Buffer
 	for {
@@ -113,7 +168,14 @@ func filterDocs(manifest []byte, keep func(map[string]any) bool) ([]byte, error)
 		} else if err != nil {
 			return nil, err
 		}
-		if doc == nil || !keep(doc) {
+		if doc == nil {
+			continue
+		}
+		doc, err := change(doc)
+		if err != nil || doc == nil {
+			if err != nil {
+				return nil, err
+			}
 			continue
 		}
 		text, err := yaml.Marshal(doc)

@@ -26,19 +26,26 @@ type Image struct {
 	// Version is the tag the binary was built for ("" for the greeter, built from this checkout);
 	// a pod asking for another version is refused, not run with the wrong binary.
 	Version string
+	// User is the image's USER (numeric), used when the pod does not set runAsUser.
+	User int64
 	// StandIn says where the process is not the image's own binary.
 	StandIn string
 }
 
 // Source locates a file the image holds on the host.
 type Source struct {
-	// Upstream names a binary of tools/upstream (scripts/upstream bin NAME).
-	Upstream string
+	// Bin names a binary of the build cache's bin directory: tools/upstream's (scripts/upstream
+	// bin NAME) or a stand-in scripts/cluster builds there.
+	Bin string
 	// Repo is a path relative to the repository root (this checkout's build or files).
 	Repo string
 	// Host is an absolute path of this machine (Debian's packages).
 	Host string
 }
+
+// GatewayAPIStandIn is where the argo-rollouts image of the test cluster holds the Gateway API
+// plugin's stand-in.
+const GatewayAPIStandIn = "/home/argo-rollouts/standins/gatewayapi-plugin"
 
 // Catalog is every image the runner runs, at the versions tools/upstream pins.
 func Catalog(versions func(component string) string) []Image {
@@ -52,55 +59,68 @@ func Catalog(versions func(component string) string) []Image {
 			},
 			Entrypoint: []string{"/usr/local/bin/greeter"},
 			Env:        []string{"CONFIG_DIR=/etc/greeter"},
+			User:       65532,
 		},
 		{
 			// docker-library/redis: ENTRYPOINT docker-entrypoint.sh, CMD redis-server.
 			Repository: "docker.io/library/redis",
 			Entrypoint: []string{"redis-server"},
+			User:       999,
 			StandIn:    "Debian's redis-server (the image's docker-entrypoint.sh only drops privileges and execs it)",
 		},
 		{
-			// argo-rollouts Dockerfile: ENTRYPOINT /bin/rollouts-controller, WORKDIR /home/argo-rollouts.
+			// argo-rollouts Dockerfile: ENTRYPOINT /bin/rollouts-controller, WORKDIR /home/argo-rollouts,
+			// USER 999. Plus the Gateway API plugin's stand-in (e2e/gatewayapi-standin), which the
+			// test cluster's controller configuration points at instead of the release download.
 			Repository: "quay.io/argoproj/argo-rollouts",
-			Files:      map[string]Source{"/bin/rollouts-controller": {Upstream: "rollouts-controller"}},
+			Files: map[string]Source{
+				"/bin/rollouts-controller": {Bin: "rollouts-controller"},
+				GatewayAPIStandIn:          {Bin: "gatewayapi-plugin-standin"},
+			},
 			Entrypoint: []string{"/bin/rollouts-controller"},
 			WorkingDir: "/home/argo-rollouts",
+			User:       999,
 			Version:    versions("argo-rollouts"),
 		},
 		{
 			// prometheus-operator Dockerfile: ENTRYPOINT /bin/operator.
 			Repository: "quay.io/prometheus-operator/prometheus-operator",
-			Files:      map[string]Source{"/bin/operator": {Upstream: "prometheus-operator"}},
+			Files:      map[string]Source{"/bin/operator": {Bin: "prometheus-operator"}},
 			Entrypoint: []string{"/bin/operator"},
+			User:       65534,
 			Version:    versions("prometheus-operator"),
 		},
 		{
 			// cmd/prometheus-config-reloader/Dockerfile: ENTRYPOINT /bin/prometheus-config-reloader.
 			Repository: "quay.io/prometheus-operator/prometheus-config-reloader",
-			Files:      map[string]Source{"/bin/prometheus-config-reloader": {Upstream: "prometheus-config-reloader"}},
+			Files:      map[string]Source{"/bin/prometheus-config-reloader": {Bin: "prometheus-config-reloader"}},
 			Entrypoint: []string{"/bin/prometheus-config-reloader"},
+			User:       65534,
 			Version:    versions("prometheus-operator"),
 		},
 		{
 			// prometheus Dockerfile: ENTRYPOINT /bin/prometheus, WORKDIR /prometheus.
 			Repository: "quay.io/prometheus/prometheus",
-			Files:      map[string]Source{"/bin/prometheus": {Upstream: "prometheus"}},
+			Files:      map[string]Source{"/bin/prometheus": {Bin: "prometheus"}},
 			Entrypoint: []string{"/bin/prometheus"},
 			WorkingDir: "/prometheus",
+			User:       65534,
 			Version:    versions("prometheus"),
 		},
 		{
 			// kube-state-metrics Dockerfile: ENTRYPOINT /kube-state-metrics --port=8080 --telemetry-port=8081.
 			Repository: "registry.k8s.io/kube-state-metrics/kube-state-metrics",
-			Files:      map[string]Source{"/kube-state-metrics": {Upstream: "kube-state-metrics"}},
+			Files:      map[string]Source{"/kube-state-metrics": {Bin: "kube-state-metrics"}},
 			Entrypoint: []string{"/kube-state-metrics", "--port=8080", "--telemetry-port=8081"},
+			User:       65534,
 			Version:    versions("kube-state-metrics"),
 		},
 		{
 			// coredns Dockerfile: ENTRYPOINT /coredns.
 			Repository: "registry.k8s.io/coredns/coredns",
-			Files:      map[string]Source{"/coredns": {Upstream: "coredns"}},
+			Files:      map[string]Source{"/coredns": {Bin: "coredns"}},
 			Entrypoint: []string{"/coredns"},
+			User:       65532,
 			Version:    versions("coredns"),
 		},
 	}

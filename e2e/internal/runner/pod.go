@@ -23,12 +23,13 @@ import (
 // its containers, reports the pod status, and on deletion stops the processes within the grace
 // period and removes the pod.
 type podWorker struct {
-	r      *Runner
-	pod    *corev1.Pod
-	node   *corev1.Node
-	ip     string
-	dir    string
-	latest chan *corev1.Pod
+	r       *Runner
+	pod     *corev1.Pod
+	node    *corev1.Node
+	ip      string
+	network podNetwork
+	dir     string
+	latest  chan *corev1.Pod
 
 	mu             sync.Mutex
 	init           []*container
@@ -95,6 +96,10 @@ func (w *podWorker) start(ctx context.Context) error {
 	}
 	w.node = node
 	w.ip = w.r.ips.allocate(w.pod)
+	w.network = newPodNetwork(w.pod.UID)
+	if err := w.network.setUp(w.ip); err != nil {
+		return err
+	}
 	grace := 30 * time.Second
 	if g := w.pod.Spec.TerminationGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
@@ -175,6 +180,7 @@ func (w *podWorker) stop(cancel context.CancelFunc, done <-chan struct{}, pod *c
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		log.Printf("pod %s/%s: final delete: %v", pod.Namespace, pod.Name, err)
 	}
+	w.network.tearDown()
 	w.r.ips.release(pod.UID)
 	_ = os.RemoveAll(w.dir)
 	w.r.forget(pod.UID)
@@ -257,9 +263,13 @@ func (w *podWorker) launcher(c *container) launch {
 		}
 		env = append(append([]string{"HOSTNAME=" + w.pod.Name}, image.Env...), env...)
 		argv := commandOf(image, known, c.spec, env)
-		uid, gid, groups := identity(w.pod, c.spec)
+		uid, gid, groups, err := identity(w.pod, c.spec, image.User)
+		if err != nil {
+			return nil, probeTarget{}, err
+		}
 		box := Sandbox{
 			Dir:          filepath.Join(w.dir, "containers", c.spec.Name),
+			NetNS:        w.network.Path(),
 			Hostname:     w.pod.Name,
 			ReadOnlyRoot: c.spec.SecurityContext != nil && isTrue(c.spec.SecurityContext.ReadOnlyRootFilesystem),
 			UID:          uid, GID: gid, Groups: groups,
@@ -313,12 +323,15 @@ func commandOf(image images.Image, known bool, spec *corev1.Container, env []str
 	return expandAll(append(append([]string{}, entrypoint...), args...), env)
 }
 
-// identity is the user, group and supplementary groups of a container (container settings over
-// the pod's; root when neither says).
-func identity(pod *corev1.Pod, spec *corev1.Container) (uint32, uint32, []uint32) {
-	var uid, gid int64
+// identity is the user, group and supplementary groups of a container: container settings over
+// the pod's over the image's USER (whose group is its user's, as in the images here). Like the
+// kubelet, it refuses to run as root when runAsNonRoot is set.
+func identity(pod *corev1.Pod, spec *corev1.Container, imageUser int64) (uint32, uint32, []uint32, error) {
+	uid, gid := imageUser, imageUser
 	var groups []uint32
+	var nonRoot bool
 	if sc := pod.Spec.SecurityContext; sc != nil {
+		nonRoot = isTrue(sc.RunAsNonRoot)
 		if sc.RunAsUser != nil {
 			uid = *sc.RunAsUser
 		}
@@ -333,6 +346,9 @@ func identity(pod *corev1.Pod, spec *corev1.Container) (uint32, uint32, []uint32
 		}
 	}
 	if sc := spec.SecurityContext; sc != nil {
+		if sc.RunAsNonRoot != nil {
+			nonRoot = *sc.RunAsNonRoot
+		}
 		if sc.RunAsUser != nil {
 			uid = *sc.RunAsUser
 		}
@@ -340,7 +356,10 @@ func identity(pod *corev1.Pod, spec *corev1.Container) (uint32, uint32, []uint32
 			gid = *sc.RunAsGroup
 		}
 	}
-	return uint32(uid), uint32(gid), groups
+	if nonRoot && uid == 0 {
+		return 0, 0, nil, fmt.Errorf("container has runAsNonRoot and image will run as root")
+	}
+	return uint32(uid), uint32(gid), groups, nil
 }
 
 // imageFiles are the image's own files, from where this machine has them.
@@ -371,7 +390,22 @@ func (w *podWorker) mounts(spec *corev1.Container) ([]Mount, error) {
 			return nil, fmt.Errorf("volume mount %s: no volume %s", vm.MountPath, vm.Name)
 		}
 		if vm.SubPath != "" {
+			// A file or directory of the volume; the kubelet creates a missing one as a directory
+			// (group-writable for fsGroup).
 			source = filepath.Join(source, vm.SubPath)
+			if _, err := os.Stat(source); os.IsNotExist(err) {
+				if err := os.MkdirAll(source, 0o775); err != nil {
+					return nil, err
+				}
+				if gid := fsGroup(w.pod); gid >= 0 {
+					if err := os.Chown(source, -1, gid); err != nil {
+						return nil, err
+					}
+					if err := os.Chmod(source, 0o2775); err != nil {
+						return nil, err
+					}
+				}
+			}
 		}
 		mounts = append(mounts, Mount{Source: source, Target: vm.MountPath, ReadOnly: vm.ReadOnly})
 	}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -50,7 +51,7 @@ func runProbe(ctx context.Context, probe *corev1.Probe, target probeTarget) (boo
 		_ = conn.Close()
 		return true, ""
 	case probe.Exec != nil:
-		args := []string{"--target", strconv.Itoa(target.pid), "--mount", "--uts", "--root", "--wd",
+		args := []string{"--target", strconv.Itoa(target.pid), "--mount", "--uts", "--net", "--root", "--wd",
 			"--setuid", strconv.Itoa(int(target.uid)), "--setgid", strconv.Itoa(int(target.gid)), "--"}
 		cmd := exec.CommandContext(ctx, "nsenter", append(args, probe.Exec.Command...)...)
 		cmd.Env = target.env
@@ -99,8 +100,10 @@ func httpProbe(ctx context.Context, get *corev1.HTTPGetAction, target probeTarge
 	return false, fmt.Sprintf("HTTP probe failed with statuscode: %d", response.StatusCode)
 }
 
+// probeClient is the kubelet's prober client: no keep-alive, and HTTPS probes do not verify the
+// certificate (pkg/probe/http: InsecureSkipVerify).
 var probeClient = &http.Client{
-	Transport: &http.Transport{DisableKeepAlives: true},
+	Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // as the kubelet
 }
 
 // resolvePort resolves a port number or a container port's name.

@@ -147,8 +147,8 @@ func (r *Runner) forget(uid types.UID) {
 func (r *Runner) hostPath(source images.Source) (string, error) {
 	var path string
 	switch {
-	case source.Upstream != "":
-		path = r.bin(source.Upstream)
+	case source.Bin != "":
+		path = r.bin(source.Bin)
 	case source.Repo != "":
 		path = filepath.Join(r.repo, source.Repo)
 	default:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -24,6 +25,8 @@ type Sandbox struct {
 	Files []Mount
 	// Mounts are bind mounts into the container's view, in order (a file or a directory).
 	Mounts []Mount
+	// NetNS is the pod's network namespace (shared by its containers).
+	NetNS string
 	// Hostname is the pod's hostname (its own UTS namespace).
 	Hostname string
 	// ReadOnlyRoot mounts the root read-only after the mounts (securityContext.readOnlyRootFilesystem).
@@ -45,7 +48,7 @@ type Mount struct {
 }
 
 // SandboxCommand is the argv that runs a sandbox: this program re-executed with the spec, in new
-// mount and UTS namespaces (the network namespace is the cluster's, shared by every pod).
+// mount and UTS namespaces; it then joins the pod's network namespace.
 func SandboxCommand(self string, box Sandbox) (*exec.Cmd, error) {
 	spec, err := json.Marshal(box)
 	if err != nil {
@@ -65,6 +68,11 @@ func SandboxCommand(self string, box Sandbox) (*exec.Cmd, error) {
 func EnterSandbox(specJSON string) error {
 	var box Sandbox
 	if err := json.Unmarshal([]byte(specJSON), &box); err != nil {
+		return err
+	}
+	// setns(CLONE_NEWNET) moves only the calling thread: the exec below must run on it.
+	runtime.LockOSThread()
+	if err := joinNetns(box.NetNS); err != nil {
 		return err
 	}
 	// Nothing mounted here may propagate back to the host.
@@ -157,6 +165,19 @@ func EnterSandbox(specJSON string) error {
 		return fmt.Errorf("uid %d: %w", box.UID, err)
 	}
 	return syscall.Exec(path, box.Argv, box.Env)
+}
+
+// joinNetns moves the calling thread into the pod's network namespace.
+func joinNetns(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("pod network namespace: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter the pod network namespace: %w", err)
+	}
+	return nil
 }
 
 // placeFile puts an image file into the writable layer at its path as the host's own file system

@@ -201,6 +201,10 @@ func writeAtomically(dir string, files []file, gid int) (bool, error) {
 	}
 	version := ".." + time.Now().UTC().Format("2006_01_02_15_04_05.000000000")
 	versionDir := filepath.Join(dir, version)
+	// Even an empty volume has its version directory: readers stat `..data`.
+	if err := os.MkdirAll(versionDir, 0o755); err != nil {
+		return false, err
+	}
 	for _, f := range files {
 		path := filepath.Join(versionDir, f.path)
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
