@@ -7,6 +7,7 @@ pub mod network_policy;
 pub mod objects;
 pub mod observability;
 pub mod platform;
+pub mod runtime_pods;
 pub mod upstream;
 
 use serde::Deserialize;

@@ -48,13 +48,14 @@ pub fn find_mut<'a>(
         .find(|o| kind(o) == kind_name && name(o) == obj_name)
 }
 
-/// JSON pointer to the pod template of a workload kind, if it has one.
+/// JSON pointer to the pod template of a workload kind, if it has one (a bare Pod is its own).
 pub fn pod_template_pointer(kind_name: &str) -> Option<&'static str> {
     match kind_name {
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "Rollout" => {
             Some("/spec/template")
         }
         "CronJob" => Some("/spec/jobTemplate/spec/template"),
+        "Pod" => Some(""),
         _ => None,
     }
 }
@@ -67,9 +68,6 @@ pub fn pod_template(obj: &Value) -> Option<&Value> {
 
 /// The pod spec of a workload (or of a bare Pod).
 pub fn pod_spec(obj: &Value) -> Option<&Value> {
-    if kind(obj) == "Pod" {
-        return obj.get("spec");
-    }
     pod_template(obj).and_then(|t| t.get("spec"))
 }
 

@@ -9,6 +9,7 @@ mod api_versions;
 mod charts;
 mod consumers;
 mod delivery;
+mod gateway;
 mod placement;
 mod producers;
 mod renders;
@@ -17,6 +18,7 @@ mod served;
 mod validation;
 mod values_probe;
 
+pub use gateway::{control_plane, traffic_router};
 pub use renders::{is_chart_app, ChartRenders, Pass};
 pub use validation::validate;
 pub use values_probe::{probe_values, ProbeReport};

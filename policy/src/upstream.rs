@@ -5,6 +5,7 @@
 
 use crate::repo_root;
 use serde_json::Value;
+use std::path::PathBuf;
 use std::process::Command;
 
 /// A component's pinned version and the version the platform says it must be, with where from.
@@ -17,17 +18,7 @@ pub struct Pin {
 }
 
 fn script(args: &[&str]) -> String {
-    let output = Command::new(repo_root().join("scripts").join(args[0]))
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run scripts/{}: {e}", args[0]));
-    assert!(
-        output.status.success(),
-        "scripts/{} failed:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    run_script(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The version tools/upstream/<component>/go.mod pins.
@@ -35,10 +26,50 @@ pub fn version(component: &str) -> String {
     script(&["upstream", "version", component])
 }
 
-/// The source directory of a component's module (downloaded from the Go module proxy).
+/// A file of a component's module source (downloaded from the Go module proxy).
 pub fn source_file(component: &str, path: &str) -> String {
     let file = std::path::Path::new(&script(&["upstream", "source", component])).join(path);
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// The source directory of a component's module (`scripts/upstream source`), or why it is missing.
+pub fn source_dir(component: &str) -> Result<PathBuf, String> {
+    run_script(&["upstream", "source", component]).map(PathBuf::from)
+}
+
+/// The version a component's go.mod pins (`scripts/upstream version`), or why it is unknown.
+pub fn pinned_version(component: &str) -> Result<String, String> {
+    run_script(&["upstream", "version", component])
+}
+
+/// Upstream git repositories an Application may read, each at exactly the tag its component pins:
+/// the module zip of a tag is that tag's tree, so the tests render what Argo CD will check out.
+pub const GIT_SOURCES: [(&str, &str); 1] = [(
+    "https://github.com/kubernetes-sigs/gateway-api.git",
+    "gateway-api",
+)];
+
+/// The tools/upstream component whose git repository this is, if any.
+pub fn git_source_component(repo_url: &str) -> Option<&'static str> {
+    GIT_SOURCES
+        .iter()
+        .find(|(repo, _)| *repo == repo_url)
+        .map(|(_, component)| *component)
+}
+
+fn run_script(args: &[&str]) -> Result<String, String> {
+    let output = Command::new(repo_root().join("scripts").join(args[0]))
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("cannot run scripts/{}: {e}", args[0]))?;
+    if !output.status.success() {
+        return Err(format!(
+            "scripts/{} failed:\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// Chart.yaml of the chart a platform Application pins (fetched like Argo CD would).
@@ -101,6 +132,21 @@ fn rendered_image_tag(app: &str, kind: &str) -> String {
         .unwrap_or_else(|| panic!("{app} renders no {kind} with spec.image"));
     let tag = image.rsplit_once(':').map_or("", |(_, tag)| tag);
     tag.split('-').next().unwrap_or("").to_string()
+}
+
+/// The targetRevision of the git source of a platform Application (argocd/platform/<file>).
+fn git_revision(file: &str) -> String {
+    let path = repo_root().join("argocd/platform").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    crate::parse_documents(&text)
+        .unwrap_or_default()
+        .iter()
+        .find_map(|o| {
+            o.pointer("/spec/source/targetRevision")?
+                .as_str()
+                .map(String::from)
+        })
+        .unwrap_or_else(|| "(none)".into())
 }
 
 /// Every pin of tools/upstream and what the platform says it must be.
@@ -180,6 +226,12 @@ pub fn pins() -> Vec<Pin> {
             pinned: script(&["upstream", "image-tag", "prometheus"]),
             expected: rendered_image_tag("kube-prometheus-stack", "Prometheus"),
             because: "the image of the Prometheus kube-prometheus-stack renders".into(),
+        },
+        Pin {
+            component: "gateway-api",
+            pinned: version("gateway-api"),
+            expected: git_revision("gateway-api-crds.yaml"),
+            because: "the tag argocd/platform/gateway-api-crds.yaml installs the Gateway API CRDs from".into(),
         },
         Pin {
             component: "kubernetes",

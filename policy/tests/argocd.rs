@@ -73,7 +73,8 @@ fn argocd_declares_the_expected_applications() {
         "greeter-staging",
         "greeter-prod",
         "observability",
-        "ingress-nginx",
+        "gateway-api-crds",
+        "nginx-gateway-fabric",
         "cert-manager",
         "argo-rollouts",
         "external-secrets",
@@ -90,13 +91,15 @@ fn argocd_declares_the_expected_applications() {
             "no Application {wanted}; have {names:?}"
         );
     }
-    // The in-repo checks below see real renders, not an empty map.
+    // The in-repo checks below see real renders, not an empty map (gateway-api-crds: the pinned
+    // upstream tag's config/crd, rendered from tools/upstream/gateway-api).
     for in_repo in [
         "root",
         "greeter-dev",
         "greeter-staging",
         "greeter-prod",
         "observability",
+        "gateway-api-crds",
     ] {
         assert!(
             tree.rendered
@@ -132,6 +135,7 @@ fn missing_or_broken_sources_are_caught() {
             "no-such-dir\" has no kustomization.yaml",
             "kustomize/broken\" does not render",
             "no-such-values.yaml does not exist",
+            "Application upstream-drift: path \"config/crd/no-such-channel\" of tools/upstream/gateway-api does not render",
         ],
     );
 }
@@ -151,6 +155,7 @@ fn foreign_git_sources_are_caught() {
             "Application elsewhere: git source \"https://github.com/someone/else.git\" is not this repository",
             "Application elsewhere: git source targetRevision \"HEAD\"",
             "Application loose-charts: git source targetRevision \"release\"",
+            "Application upstream-drift: git source https://github.com/kubernetes-sigs/gateway-api.git at \"v1.4.0\" is not the version tools/upstream/gateway-api pins (v1.5.1)",
             "ApplicationSet foreign-generator: git generator reads",
         ],
     );
@@ -346,6 +351,7 @@ fn misordered_sync_waves_are_caught() {
             "AppProject/default: syncs no later than argocd-cm",
             "ExternalSecret/before-its-store: sync wave -15 is not after ClusterSecretStore late-store's wave -5",
             "Application cert-manager: uses kinds of prometheus-operator-crds, which no Application installs",
+            "Application cert-manager: uses kinds of gateway-api-crds, which no Application installs",
         ],
     );
 }
@@ -373,6 +379,7 @@ fn unsafe_automation_is_caught() {
             "ApplicationSet destructive: goTemplate with missingkey=error",
             "(policy/tests/fixtures/argocd/kustomize/rollout): retry needs a limit and an exponential backoff",
             "(policy/tests/fixtures/argocd/kustomize/rollout): an HPA scales the Rollout",
+            "(policy/tests/fixtures/argocd/kustomize/rollout): the Rollout moves the weights of HTTPRoute web: ignoreDifferences on it (.spec.rules[]?.backendRefs[]?.weight) with RespectIgnoreDifferences=true",
             "Application cascading: resources finalizer",
             "Application cascading: automated sync with selfHeal is required",
             "Application cascading: automated prune is required",
@@ -575,7 +582,7 @@ fn unused_values_files_are_caught() {
             &repo_root(),
             "policy/tests/fixtures/argocd/values",
         ),
-        &["policy/tests/fixtures/argocd/values/ingress-nginx.yaml is read by no Application"],
+        &["policy/tests/fixtures/argocd/values/unread.yaml is read by no Application"],
     );
 }
 

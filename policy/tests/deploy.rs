@@ -2,7 +2,7 @@
 //! real trees and shown to catch a broken copy (the rendered tree mutated in memory, or a small
 //! fixture kustomization under tests/fixtures/deploy for scripts/validate).
 
-use policy::deploy::{availability, canary, config, integrity, network, security, Env};
+use policy::deploy::{admission, availability, canary, config, integrity, network, security, Env};
 use policy::objects::find_mut;
 use policy::{render, repo_root, run_validate};
 use serde_json::{json, Value};
@@ -53,8 +53,12 @@ fn assert_flags(violations: Vec<String>, expected: &str) {
 
 type Check = fn(Env, &[Value]) -> Vec<String>;
 
-const CHECKS: [(&str, Check); 25] = [
+const CHECKS: [(&str, Check); 27] = [
     ("pod_security", |_, o| security::pod_security(o)),
+    (
+        "namespace_pods_admitted",
+        admission::namespace_pods_admitted,
+    ),
     ("namespaces", security::namespaces),
     ("no_secret_data", |_, o| security::no_secret_data(o)),
     ("images_pinned", security::images_pinned),
@@ -69,9 +73,7 @@ const CHECKS: [(&str, Check); 25] = [
     }),
     ("topology", availability::topology),
     ("service_selectors", |_, o| integrity::service_selectors(o)),
-    ("ingress_references", |_, o| {
-        integrity::ingress_references(o)
-    }),
+    ("route_references", |_, o| integrity::route_references(o)),
     ("scale_targets", |_, o| integrity::scale_targets(o)),
     ("rollout_references", |_, o| {
         integrity::rollout_references(o)
@@ -81,13 +83,14 @@ const CHECKS: [(&str, Check); 25] = [
     }),
     ("config_references", |_, o| integrity::config_references(o)),
     ("canary_strategy", |_, o| canary::canary_strategy(o)),
+    ("canary_route", |_, o| canary::canary_route(o)),
     ("canary_analysis", |_, o| canary::canary_analysis(o)),
     ("monitoring_hooks", |_, o| canary::monitoring_hooks(o)),
     ("services_contract", |_, o| canary::services_contract(o)),
     ("analysis_promql", |_, o| canary::analysis_promql(o)),
     ("config_and_secrets", config::config_and_secrets),
     ("redis", config::redis),
-    ("ingress", config::ingress),
+    ("gateway", config::gateway),
     ("network", |e, o| {
         [network::default_deny(o), network::exact_flows(e, o)].concat()
     }),
@@ -151,6 +154,81 @@ fn pod_security_catches_root_and_missing_seccomp() {
         "runAsUser must be a numeric non-root UID",
     );
     assert_flags(violations, "seccompProfile must be RuntimeDefault");
+}
+
+/// Pod Security "restricted" admits every pod of the namespace — the rendered ones and what NGINX
+/// Gateway Fabric and cert-manager create there — and refuses each kind of violation.
+#[test]
+fn pod_security_admission_refuses_what_restricted_refuses() {
+    use policy::runtime_pods;
+    let gateway = policy::objects::find(rendered(Env::Staging), "Gateway", "greeter")
+        .expect("Gateway greeter");
+    let data_plane = runtime_pods::nginx_data_plane(gateway);
+    let spec = &data_plane["spec"]["template"]["spec"];
+    assert_eq!(admission::restricted(spec), Vec::<String>::new());
+    assert_eq!(
+        admission::restricted(&runtime_pods::acme_http01_solver("greeter-dev")["spec"]),
+        Vec::<String>::new()
+    );
+    let broken = |change: fn(&mut Value)| {
+        let mut spec = spec.clone();
+        change(&mut spec);
+        admission::restricted(&spec)
+    };
+    for (change, expected) in [
+        (
+            (|s: &mut Value| {
+                s["securityContext"]["sysctls"][0]["name"] = json!("net.core.somaxconn")
+            }) as fn(&mut Value),
+            "forbidden sysctl net.core.somaxconn",
+        ),
+        (
+            |s| s["containers"][0]["ports"][0]["hostPort"] = json!(80),
+            "container nginx: hostPort must not be set",
+        ),
+        (
+            |s| s["initContainers"][0]["securityContext"]["allowPrivilegeEscalation"] = json!(true),
+            "container init: allowPrivilegeEscalation must be false",
+        ),
+        (
+            |s| s["securityContext"]["runAsNonRoot"] = json!(false),
+            "pod runAsNonRoot must not be false",
+        ),
+        (
+            |s| {
+                s["containers"][0]["securityContext"]["seccompProfile"] =
+                    json!({"type": "Unconfined"})
+            },
+            "container nginx: seccompProfile must be RuntimeDefault or Localhost",
+        ),
+        (
+            |s| s["containers"][0]["securityContext"]["capabilities"]["add"] = json!(["NET_ADMIN"]),
+            "may add only NET_BIND_SERVICE, adds NET_ADMIN",
+        ),
+        (
+            |s| s["volumes"][0] = json!({"name": "host", "hostPath": {"path": "/"}}),
+            "restricted volume type (hostPath)",
+        ),
+        (
+            |s| s["hostNetwork"] = json!(true),
+            "hostNetwork must not be true",
+        ),
+        (
+            |s| s["containers"][0]["securityContext"]["privileged"] = json!(true),
+            "privileged must not be true",
+        ),
+    ] {
+        assert_flags(broken(change), expected);
+    }
+    // Through the namespace check: a Gateway whose data plane would be refused is caught too.
+    let mut objs = rendered(Env::Dev).to_vec();
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug"}, "spec": spec.clone()});
+    pod["spec"]["securityContext"]["sysctls"][0]["name"] = json!("kernel.msgmax");
+    objs.push(pod);
+    assert_flags(
+        admission::namespace_pods_admitted(Env::Dev, &objs),
+        "Pod/debug: forbidden sysctl kernel.msgmax",
+    );
 }
 
 #[test]
@@ -412,19 +490,34 @@ fn service_selectors_catch_selectors_and_ports_matching_nothing() {
 }
 
 #[test]
-fn ingress_references_catch_missing_service_and_port() {
-    let backend = "/spec/rules/0/http/paths/0/backend/service";
-    let objs = broken(Env::Prod, "Ingress", "greeter", |i| {
-        *at(i, &format!("{backend}/name")) = json!("greeter")
+fn route_references_catch_missing_gateway_listener_service_and_port() {
+    let objs = broken(Env::Prod, "HTTPRoute", "greeter", |r| {
+        *at(r, "/spec/rules/0/backendRefs/1/name") = json!("greeter");
+        *at(r, "/spec/parentRefs/0/sectionName") = json!("tls");
     });
+    let violations = integrity::route_references(&objs);
+    assert_flags(violations.clone(), "backend Service greeter does not exist");
+    assert_flags(violations, "Gateway greeter has no listener tls");
+    let objs = broken(Env::Prod, "HTTPRoute", "greeter", |r| {
+        *at(r, "/spec/rules/0/backendRefs/0/port") = json!(8080);
+        *at(r, "/spec/parentRefs/0/name") = json!("public");
+    });
+    let violations = integrity::route_references(&objs);
     assert_flags(
-        integrity::ingress_references(&objs),
-        "backend Service greeter does not exist",
+        violations.clone(),
+        "backend Service greeter-stable has no port 8080",
     );
-    let objs = broken(Env::Prod, "Ingress", "greeter", |i| {
-        *at(i, &format!("{backend}/port")) = json!({"name": "https"})
+    assert_flags(violations, "Gateway public does not exist");
+    let objs = broken(Env::Dev, "HTTPRoute", "greeter", |r| {
+        at(r, "/spec/rules/0/backendRefs/1")["namespace"] = json!("greeter-prod");
+        at(r, "/spec/parentRefs/0")["namespace"] = json!("nginx-gateway");
     });
-    assert_flags(integrity::ingress_references(&objs), "has no port");
+    let violations = integrity::route_references(&objs);
+    assert_flags(
+        violations.clone(),
+        "backendRef \"greeter-canary\" leaves the namespace",
+    );
+    assert_flags(violations, "is not a Gateway of this namespace");
 }
 
 #[test]
@@ -457,26 +550,31 @@ fn scale_targets_catch_wrong_api_version() {
 }
 
 #[test]
-fn rollout_references_catch_same_services_and_missing_ingress() {
+fn rollout_references_catch_same_services_and_missing_route() {
+    let plugin = "/spec/strategy/canary/trafficRouting/plugins/argoproj-labs~1gatewayAPI";
     let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
         *at(r, "/spec/strategy/canary/canaryService") = json!("greeter-stable");
-        *at(
-            r,
-            "/spec/strategy/canary/trafficRouting/nginx/stableIngress",
-        ) = json!("greeter-public");
+        *at(r, &format!("{plugin}/httpRoute")) = json!("greeter-public");
     });
     let violations = integrity::rollout_references(&objs);
     assert_flags(
         violations.clone(),
         "stableService and canaryService must differ",
     );
-    assert_flags(violations, "stableIngress greeter-public does not exist");
-    let objs = broken(Env::Staging, "Ingress", "greeter", |i| {
-        *at(i, "/spec/rules/0/http/paths/0/backend/service/name") = json!("greeter-canary");
+    assert_flags(
+        violations,
+        "HTTPRoute greeter-public (trafficRouting plugin argoproj-labs/gatewayAPI) does not exist",
+    );
+    // The plugin needs both Services in one rule to move the weights.
+    let objs = broken(Env::Staging, "HTTPRoute", "greeter", |r| {
+        at(r, "/spec/rules/0/backendRefs")
+            .as_array_mut()
+            .unwrap()
+            .pop();
     });
     assert_flags(
         integrity::rollout_references(&objs),
-        "does not route to stableService greeter-stable",
+        "HTTPRoute greeter has no rule with both greeter-stable and greeter-canary as backends",
     );
 }
 
@@ -597,6 +695,52 @@ fn canary_strategy_catches_missing_safety_settings() {
     ] {
         assert_flags(violations.clone(), expected);
     }
+}
+
+#[test]
+fn canary_strategy_catches_a_wrong_traffic_router() {
+    let routing = "/spec/strategy/canary/trafficRouting";
+    let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
+        let routing = at(r, routing);
+        routing["plugins"]["argoproj-labs/gatewayAPI"]["namespace"] = json!("greeter-prod");
+        routing["nginx"] = json!({"stableIngress": "greeter"});
+    });
+    let violations = canary::canary_strategy(&objs);
+    assert_flags(
+        violations.clone(),
+        "the plugin's namespace must be the Rollout's own",
+    );
+    assert_flags(
+        violations,
+        "argoproj-labs/gatewayAPI must be the only traffic router",
+    );
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        *at(r, routing) = json!({"nginx": {"stableIngress": "greeter"}});
+    });
+    assert_flags(
+        canary::canary_strategy(&objs),
+        "needs trafficRouting.plugins.argoproj-labs/gatewayAPI.httpRoute: greeter",
+    );
+}
+
+#[test]
+fn canary_route_catches_weights_that_do_not_rest_on_stable() {
+    // An unset weight is 1: half the traffic would go to the canary Service at rest.
+    let objs = broken(Env::Prod, "HTTPRoute", "greeter", |r| {
+        remove(r, "/spec/rules/0/backendRefs/1/weight");
+    });
+    assert_flags(
+        canary::canary_route(&objs),
+        "must rest at greeter-stable weight 100 and greeter-canary weight 0",
+    );
+    let objs = broken(Env::Prod, "HTTPRoute", "greeter", |r| {
+        *at(r, "/spec/rules/0/backendRefs/0/weight") = json!(0);
+        *at(r, "/spec/rules/0/backendRefs/1/weight") = json!(100);
+    });
+    assert_flags(
+        canary::canary_route(&objs),
+        "got [(\"greeter-stable\", Number(0))",
+    );
 }
 
 #[test]
@@ -820,21 +964,46 @@ fn redis_catches_missing_persistence_and_plaintext_prod() {
 }
 
 #[test]
-fn ingress_catches_wrong_issuer_and_host() {
-    let objs = broken(Env::Prod, "Ingress", "greeter", |i| {
-        *at(i, "/metadata/annotations/cert-manager.io~1cluster-issuer") =
+fn gateway_catches_wrong_issuer_host_listeners_and_plain_http_backends() {
+    let objs = broken(Env::Prod, "Gateway", "greeter", |g| {
+        *at(g, "/metadata/annotations/cert-manager.io~1cluster-issuer") =
             json!("letsencrypt-staging");
-        *at(i, "/spec/tls/0/hosts/0") = json!("greeter.staging.example.com");
+        *at(g, "/spec/listeners/1/hostname") = json!("greeter.staging.example.com");
+        *at(g, "/spec/listeners/1/tls/certificateRefs/0/name") = json!("wildcard-tls");
+        *at(g, "/spec/listeners/0/allowedRoutes/namespaces/from") = json!("All");
     });
-    let violations = config::ingress(Env::Prod, &objs);
+    let violations = config::gateway(Env::Prod, &objs);
     assert_flags(
         violations.clone(),
         "cert-manager.io/cluster-issuer must be letsencrypt-prod",
     );
-    assert_flags(violations, "tls must cover greeter.example.com");
     assert_flags(
-        config::ingress(Env::Staging, rendered(Env::Dev)),
-        "host must be greeter.staging.example.com",
+        violations.clone(),
+        "listener \"https\": hostname must be greeter.example.com",
+    );
+    assert_flags(
+        violations.clone(),
+        "must terminate TLS with Secret greeter-tls of this namespace",
+    );
+    assert_flags(violations, "only routes of this namespace may attach");
+    assert_flags(
+        config::gateway(Env::Staging, rendered(Env::Dev)),
+        "hostname must be greeter.staging.example.com",
+    );
+    let objs = broken(Env::Dev, "Gateway", "greeter", |g| {
+        at(g, "/spec/listeners").as_array_mut().unwrap().remove(0);
+    });
+    assert_flags(
+        config::gateway(Env::Dev, &objs),
+        "listeners must be http (HTTP, 80) and https (HTTPS, 443)",
+    );
+    // The canary route attached to plain HTTP too (no sectionName): served without TLS.
+    let objs = broken(Env::Dev, "HTTPRoute", "greeter", |r| {
+        remove(r, "/spec/parentRefs/0/sectionName")
+    });
+    assert_flags(
+        config::gateway(Env::Dev, &objs),
+        "HTTPRoute/greeter: attached to plain HTTP (no sectionName https), so it must only redirect to https",
     );
 }
 
@@ -879,7 +1048,12 @@ fn exact_flows_catch_the_unreachable_acme_solver() {
         let objs = without_policies(env, &["acme-http01-solver-allow-edge"]);
         assert_flags(
             network::exact_flows(env, &objs),
-            "edge -> ACME solver 8089/TCP must be admitted",
+            "gateway -> ACME solver 8089/TCP must be admitted",
+        );
+        let objs = without_policies(env, &["gateway-allow-upstreams"]);
+        assert_flags(
+            network::exact_flows(env, &objs),
+            "gateway -> ACME solver 8089/TCP must be admitted",
         );
     }
 }
@@ -887,7 +1061,41 @@ fn exact_flows_catch_the_unreachable_acme_solver() {
 #[test]
 fn exact_flows_catch_every_missing_flow() {
     for (env, policy, expected) in [
-        (Env::Dev, "greeter-allow-edge", "edge -> greeter 8080/TCP"),
+        (
+            Env::Dev,
+            "greeter-allow-edge",
+            "gateway -> greeter 8080/TCP",
+        ),
+        (
+            Env::Dev,
+            "gateway-allow-upstreams",
+            "gateway -> greeter 8080/TCP",
+        ),
+        (
+            Env::Dev,
+            "gateway-allow-clients",
+            "anyone -> gateway 443/TCP",
+        ),
+        (
+            Env::Staging,
+            "gateway-allow-clients",
+            "anyone -> gateway 80/TCP",
+        ),
+        (
+            Env::Dev,
+            "gateway-allow-control-plane",
+            "gateway -> NGF control plane 8443/TCP",
+        ),
+        (
+            Env::Dev,
+            "gateway-allow-control-plane",
+            "gateway -> DNS 53/UDP",
+        ),
+        (
+            Env::Prod,
+            "gateway-allow-prometheus",
+            "Prometheus -> gateway 9113/TCP",
+        ),
         (
             Env::Dev,
             "greeter-allow-prometheus",
@@ -925,6 +1133,19 @@ fn exact_flows_catch_every_missing_flow() {
 }
 
 #[test]
+fn exact_flows_catch_a_public_edge_open_only_to_some() {
+    // Listeners open to the internet but not to pods (an ipBlock): cert-manager's self-check
+    // from inside the cluster would be refused.
+    let objs = broken(Env::Dev, "NetworkPolicy", "gateway-allow-clients", |n| {
+        at(n, "/spec/ingress/0")["from"] = json!([{"ipBlock": {"cidr": "0.0.0.0/0"}}]);
+    });
+    assert_flags(
+        network::exact_flows(Env::Dev, &objs),
+        "anyone -> gateway 80/TCP must be admitted (the ingress of gateway refuses greeter, ACME solver",
+    );
+}
+
+#[test]
 fn exact_flows_catch_an_allow_rule_nobody_listed() {
     // Grafana is no probe: only the rule-by-rule check can see it.
     let mut objs = rendered(Env::Dev).to_vec();
@@ -951,7 +1172,7 @@ fn exact_flows_catch_an_allow_rule_nobody_listed() {
     // The same end hidden in an In list next to the listed one.
     let objs = broken(Env::Dev, "NetworkPolicy", "greeter-allow-edge", |n| {
         *at(n, "/spec/ingress/0/from/0/podSelector") = json!({"matchExpressions": [{
-            "key": "app.kubernetes.io/name", "operator": "In", "values": ["ingress-nginx", "grafana"]
+            "key": "gateway.networking.k8s.io/gateway-name", "operator": "In", "values": ["greeter", "admin"]
         }]});
     });
     assert_flags(
@@ -981,7 +1202,27 @@ fn exact_flows_catch_allows_wider_than_listed() {
             Env::Dev,
             "greeter-allow-edge",
             |n| at(n, "/spec/ingress/0/ports").as_array_mut().unwrap().push(json!({"port": 9999})),
-            "edge -> greeter is admitted by the ingress of greeter but not listed (9999/TCP)",
+            "gateway -> greeter is admitted by the ingress of greeter but not listed (9999/TCP)",
+        ),
+        // The public edge is open to anyone on its listeners only.
+        (
+            Env::Dev,
+            "gateway-allow-clients",
+            |n| remove(n, "/spec/ingress/0/ports"),
+            "an internet address (93.184.216.34/32) -> gateway is admitted by the ingress of gateway but not listed (1/TCP, 1/UDP, 1/SCTP",
+        ),
+        // The edge reaching greeter's metrics (or any other port) besides `http`.
+        (
+            Env::Staging,
+            "gateway-allow-upstreams",
+            |n| remove(n, "/spec/egress/0/ports"),
+            "gateway -> greeter is admitted by the egress of gateway but not listed (1/TCP, 1/UDP, 1/SCTP",
+        ),
+        (
+            Env::Prod,
+            "gateway-allow-control-plane",
+            |n| remove(n, "/spec/egress/0/to/0/podSelector"),
+            "gateway -> another pod in nginx-gateway is admitted by the egress of gateway but not listed (8443/TCP)",
         ),
         (
             Env::Dev,

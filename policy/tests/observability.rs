@@ -705,3 +705,51 @@ fn every_overlay_scrapes_the_service_as_the_queries_expect() {
     assert_problem(&problems, "rules and dashboards use job=\"greeter\"");
     assert_problem(&problems, "no endpoint scrapes port metrics");
 }
+
+/// The gateway-side SLI reads the data plane of each environment's Gateway as job greeter-nginx.
+#[test]
+fn the_gateway_data_plane_is_scraped_as_the_rules_expect() {
+    let objects = objects();
+    assert!(
+        observability::rules(&objects).iter().any(|r| r
+            .expr
+            .contains("nginx_http_requests_total{job=\"greeter-nginx\"}")),
+        "the gateway-side SLI no longer reads job greeter-nginx"
+    );
+    for env in policy::deploy::Env::ALL {
+        let overlay = policy::render(&env.overlay());
+        let gateway = policy::objects::find(&overlay, "Gateway", "greeter").expect("Gateway");
+        let data_plane = policy::runtime_pods::nginx_data_plane(gateway);
+        assert_eq!(
+            checks::gateway_scrape_problems(&objects, &data_plane, "greeter-nginx"),
+            Vec::<String>::new(),
+            "{env:?}"
+        );
+    }
+    let overlay = policy::render(&policy::deploy::Env::Dev.overlay());
+    let gateway = policy::objects::find(&overlay, "Gateway", "greeter").expect("Gateway");
+    let data_plane = policy::runtime_pods::nginx_data_plane(gateway);
+    let mut broken = objects.clone();
+    let monitor = broken
+        .iter_mut()
+        .find(|o| o["kind"] == "PodMonitor" && o["metadata"]["name"] == "nginx-gateway-data-planes")
+        .expect("PodMonitor nginx-gateway-data-planes");
+    monitor["spec"]["jobLabel"] = json!("gateway.networking.k8s.io/gateway-name");
+    monitor["spec"]["podMetricsEndpoints"][0]["port"] = json!("http-metrics");
+    let problems = checks::gateway_scrape_problems(&broken, &data_plane, "greeter-nginx");
+    assert_problem(&problems, "the data plane's job would be Some(\"greeter\")");
+    assert_problem(
+        &problems,
+        "no endpoint scrapes a container port of the data plane",
+    );
+    let monitor = broken
+        .iter_mut()
+        .find(|o| o["kind"] == "PodMonitor" && o["metadata"]["name"] == "nginx-gateway-data-planes")
+        .expect("PodMonitor");
+    monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/managed-by"] =
+        json!("nginx-gateway-nginx");
+    assert_problem(
+        &checks::gateway_scrape_problems(&broken, &data_plane, "greeter-nginx"),
+        "0 PodMonitors select the gateway's data plane in greeter-dev",
+    );
+}

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const NAMESPACE: &str = "greeter-dev";
 const POD_TEMPLATE_HASH: &str = "5d8f7c9b6";
 const POD: &str = "greeter-5d8f7c9b6-e2e01";
+/// The nginx data plane NGINX Gateway Fabric provisions for Gateway greeter (class nginx).
+const GATEWAY_POD: &str = "greeter-nginx-7c9d5b8f4-e2e01";
 const API_KEY: &str = "e2e-only-api-key-0123456789";
 /// Each traffic phase sends BATCHES batches of ROUNDS requests per kind, one scrape apart.
 const BATCHES: usize = 4;
@@ -729,6 +731,16 @@ scrape_configs:
       - targets: ["127.0.0.1:{exporter_port}"]
         labels:
           namespace: argo-rollouts
+  # The environment's gateway data plane, as the nginx-gateway-data-planes PodMonitor scrapes it
+  # (jobLabel app.kubernetes.io/name: <gateway>-<class>).
+  - job_name: greeter-nginx
+    metrics_path: /gateway
+    static_configs:
+      - targets: ["127.0.0.1:{exporter_port}"]
+        labels:
+          namespace: {NAMESPACE}
+          pod: {GATEWAY_POD}
+          container: nginx
 "#,
             rules = rule_files.join("\n"),
         );
@@ -811,8 +823,8 @@ scrape_configs:
 
 /// Stand-ins for the exporters whose metrics our rules and dashboards use but the service does
 /// not emit (kube-state-metrics, cAdvisor via the kubelet, the Argo Rollouts and cert-manager
-/// controllers). Names and label sets follow those projects' sources; these are the only metrics
-/// outside the service that an expression may use.
+/// controllers, the gateway's nginx-agent). Names and label sets follow those projects' sources;
+/// these are the only metrics outside the service that an expression may use.
 struct ExternalExporter {
     port: u16,
     stop: Arc<AtomicBool>,
@@ -820,7 +832,7 @@ struct ExternalExporter {
 }
 
 impl ExternalExporter {
-    const JOBS: [&'static str; 2] = ["kube-state-metrics", "controllers"];
+    const JOBS: [&'static str; 3] = ["kube-state-metrics", "controllers", "greeter-nginx"];
 
     fn start() -> ExternalExporter {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind exporter");
@@ -839,8 +851,11 @@ impl ExternalExporter {
                         let mut buf = [0u8; 4096];
                         let n = conn.read(&mut buf).unwrap_or(0);
                         let head = String::from_utf8_lossy(&buf[..n]);
+                        let uptime = started.elapsed().as_secs_f64();
                         let body = if head.starts_with("GET /kube-state-metrics") {
-                            kube_state_metrics(started.elapsed().as_secs_f64())
+                            kube_state_metrics(uptime)
+                        } else if head.starts_with("GET /gateway") {
+                            gateway(uptime)
                         } else {
                             controllers(unix_now())
                         };
@@ -885,8 +900,34 @@ kube_pod_container_resource_limits{{{container},uid="e2e",node="e2e",resource="c
 kube_pod_container_resource_limits{{{container},uid="e2e",node="e2e",resource="memory",unit="byte"}} 134217728
 container_cpu_usage_seconds_total{{{container},id="/kubepods/e2e",image="ghcr.io/greeter-gitops/greeter",name="e2e",cpu="total"}} {cpu}
 container_memory_working_set_bytes{{{container},id="/kubepods/e2e",image="ghcr.io/greeter-gitops/greeter",name="e2e"}} 20971520
+kube_endpointslice_info{{namespace="{NAMESPACE}",endpointslice="greeter-stable-e2e01",addresstype="IPv4"}} 1
+kube_endpointslice_info{{namespace="{NAMESPACE}",endpointslice="greeter-canary-e2e01",addresstype="IPv4"}} 1
+kube_endpointslice_endpoints{{{slice}="greeter-stable-e2e01"}} 1
+kube_endpointslice_endpoints{{{slice}="greeter-canary-e2e01"}} 1
 "#,
         cpu = uptime * 0.01,
+        slice = format!(
+            r#"namespace="{NAMESPACE}",ready="true",serving="true",terminating="",hostname="",targetref_kind="Pod",targetref_name="{POD}",targetref_namespace="{NAMESPACE}",endpoint_nodename="e2e",endpoint_zone="",address="127.0.0.1",endpointslice"#
+        ),
+    )
+}
+
+/// The gateway's data plane: nginx-agent v3.11.2's stub_status metrics (internal/collector/
+/// nginxreceiver/metadata.yaml `nginx.http.requests`, `nginx.http.connections`) as its Prometheus
+/// exporter names them (OTel naming with suffixes: `_total` for monotonic sums, resource attributes
+/// as labels, resource_to_telemetry_conversion in internal/collector/otelcol.tmpl).
+fn gateway(uptime: f64) -> String {
+    let labels =
+        r#"instance_id="e2e-nginx",instance_type="nginx",otel_scope_name="otelcol/nginxreceiver""#;
+    format!(
+        r#"# TYPE nginx_http_requests_total counter
+nginx_http_requests_total{{{labels}}} {requests}
+# TYPE nginx_http_connections_total counter
+nginx_http_connections_total{{{labels},nginx_connections_outcome="ACCEPTED"}} {connections}
+nginx_http_connections_total{{{labels},nginx_connections_outcome="HANDLED"}} {connections}
+"#,
+        requests = (uptime * 20.0).round(),
+        connections = (uptime * 5.0).round(),
     )
 }
 

@@ -126,6 +126,17 @@ fn every_kind_is_served_when_its_wave_applies_it() {
     assert_clean(tree.platform.unserved_kinds(&tree.apps, &tree.objects));
 }
 
+/// An OCI chart is a Helm source without a scheme (Argo CD v3.5.1 `IsHelmOciRepo`); with `oci://`
+/// Argo CD would treat it as a plain OCI artifact, so scripts/charts refuses to render it as a chart.
+#[test]
+fn oci_charts_in_the_oci_scheme_are_refused() {
+    let tree = fixture("oci.yaml");
+    assert_caught(
+        tree.platform.charts.violations.clone(),
+        &["repoURL oci://ghcr.io/nginx/charts is an OCI source to Argo CD v3.5.1, not a Helm chart source"],
+    );
+}
+
 #[test]
 fn kinds_served_only_later_or_never_are_caught() {
     let tree = fixture("renders.yaml");
@@ -268,8 +279,8 @@ fn dangling_platform_references_are_caught() {
     assert_caught(
         violations.clone(),
         &[
-            "Application web Ingress/web: cluster-issuer letsencrypt-prod is not a ClusterIssuer in argocd/",
-            "Application web Ingress/web: ingressClassName \"nginx\" is not an IngressClass any Application renders ([\"public\"])",
+            "Application web Gateway/web: cluster-issuer letsencrypt-prod is not a ClusterIssuer in argocd/",
+            "Application web Gateway/web: gatewayClassName \"nginx\" is not a GatewayClass any Application renders ([\"public\"])",
             "Application web ServiceMonitor/web: is not selected by any Prometheus",
             "Application web ConfigMap/web-config: OTEL_EXPORTER_OTLP_ENDPOINT http://otel-collector.observability.svc:4318 is no port of a Service any Application renders",
         ],
@@ -279,5 +290,60 @@ fn dangling_platform_references_are_caught() {
         violations.len(),
         4,
         "only the broken references: {violations:#?}"
+    );
+}
+
+#[test]
+fn rollouts_load_the_pinned_gateway_api_plugin_and_may_update_routes() {
+    let steady = &argocd_tree().platform.charts.steady.rendered;
+    assert_clean(platform::traffic_router(steady));
+
+    let mut broken = steady.clone();
+    let objects = broken
+        .get_mut("argo-rollouts")
+        .expect("argo-rollouts rendered");
+    for object in objects.iter_mut() {
+        if object["kind"] == "ConfigMap" && object["metadata"]["name"] == "argo-rollouts-config" {
+            object["data"]["trafficRouterPlugins"] = serde_json::json!(
+                "- name: argoproj-labs/gatewayAPI\n  location: https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi/releases/latest/download/gatewayapi-plugin-linux-amd64\n"
+            );
+        }
+        if object["kind"] == "ClusterRole" && object["metadata"]["name"] == "argo-rollouts" {
+            object["rules"]
+                .as_array_mut()
+                .expect("rules")
+                .retain(|r| !r["resources"].to_string().contains("httproutes"));
+        }
+    }
+    assert_caught(
+        platform::traffic_router(&broken),
+        &[
+            "plugin location \"https://github.com/argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi/releases/latest/download/gatewayapi-plugin-linux-amd64\" is not a release binary",
+            "plugin argoproj-labs/gatewayAPI has no sha256",
+            "ClusterRole argo-rollouts: may not update httproutes",
+        ],
+    );
+}
+
+#[test]
+fn the_gateway_control_plane_is_where_the_network_policies_admit_it() {
+    let steady = &argocd_tree().platform.charts.steady.rendered;
+    assert_clean(platform::control_plane(steady));
+
+    let mut broken = steady.clone();
+    for object in broken.get_mut("nginx-gateway-fabric").expect("rendered") {
+        if object["kind"] == "Deployment" {
+            object["metadata"]["namespace"] = serde_json::json!("gateway");
+            object["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/instance"] =
+                serde_json::json!("ngf");
+        }
+    }
+    assert_caught(
+        platform::control_plane(&broken),
+        &[
+            "the control plane runs in gateway, the policies admit it in nginx-gateway",
+            "lack label app.kubernetes.io/instance=\"nginx-gateway-fabric\"",
+            "is not nginx-gateway-fabric",
+        ],
     );
 }

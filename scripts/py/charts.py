@@ -24,7 +24,11 @@ render costs nothing; entries unused for a week are removed.
 
 Charts come from GREETER_CHARTS_MIRROR when that directory exists (an offline Helm repository:
 index.yaml + archives; default ../shared/charts beside the repository), else from the chart's own
-repository (https or oci) with `helm pull`. Archives are cached in .cache/charts.
+repository with `helm pull`, as Argo CD v3.5.1 pulls it: a Helm repository at an http(s) URL, or,
+for a repoURL without a scheme (`ghcr.io/org/charts`, util/helm/client.go `IsHelmOciRepo`), the OCI
+artifact oci://<repoURL>/<chart> (util/helm/cmd.go `PullOCI`). A source whose repoURL starts with
+oci:// is not a Helm source to Argo CD (v1alpha1 `IsOCI` is checked before `IsHelm`) and is refused.
+Archives are cached in .cache/charts.
 """
 import argparse
 import concurrent.futures
@@ -35,6 +39,7 @@ import pathlib
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import yaml
 
@@ -78,6 +83,11 @@ def chart_application(obj, repo_root):
     if len(charts) > 1:
         raise ChartError(f"Application {name}: more than one chart source")
     (chart,) = charts
+    if chart["repoURL"].startswith("oci://"):
+        raise ChartError(
+            f"Application {name}: repoURL {chart['repoURL']} is an OCI source to Argo CD v3.5.1, not a Helm chart "
+            "source: write an OCI Helm repository without the scheme (e.g. ghcr.io/org/charts)"
+        )
     refs = {s["ref"] for s in sources if s.get("ref")}
     helm_spec = chart.get("helm", {})
     unmodelled = sorted(set(helm_spec) - MODELLED_HELM_FIELDS)
@@ -117,6 +127,12 @@ def application(name):
     raise ChartError(f"no chart Application named {name}")
 
 
+def is_helm_oci_repo(repo_url):
+    """Argo CD v3.5.1 util/helm/client.go `IsHelmOciRepo`: a Helm repoURL that parses without a host
+    (no scheme) names an OCI registry path."""
+    return bool(repo_url) and not urllib.parse.urlparse(repo_url).netloc
+
+
 def fetch(app):
     chart, version, repo = app["chart"], app["version"], app["repoURL"]
     archive = CACHE / f"{chart}-{version}.tgz"
@@ -133,8 +149,8 @@ def fetch(app):
         partial.write_bytes(source.read_bytes())
         partial.rename(archive)
         return archive
-    if repo.startswith("oci://"):
-        args = [helm(), "pull", f"{repo.rstrip('/')}/{chart}", "--version", version]
+    if is_helm_oci_repo(repo):
+        args = [helm(), "pull", f"oci://{repo.rstrip('/')}/{chart}", "--version", version]
     else:
         args = [helm(), "pull", chart, "--repo", repo, "--version", version]
     run(args + ["--destination", CACHE])

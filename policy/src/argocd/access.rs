@@ -156,6 +156,7 @@ fn cluster_scoped(group: &str, kind: &str) -> Option<bool> {
         | ("scheduling.k8s.io", "PriorityClass")
         | ("node.k8s.io", "RuntimeClass")
         | ("networking.k8s.io", "IngressClass")
+        | ("gateway.networking.k8s.io", "GatewayClass")
         | ("cert-manager.io", "ClusterIssuer")
         | ("external-secrets.io", "ClusterSecretStore" | "ClusterExternalSecret")
         | ("argoproj.io", "ClusterAnalysisTemplate") => true,
@@ -169,6 +170,11 @@ fn cluster_scoped(group: &str, kind: &str) -> Option<bool> {
         | ("autoscaling", "HorizontalPodAutoscaler")
         | ("policy", "PodDisruptionBudget")
         | ("networking.k8s.io", "Ingress" | "NetworkPolicy")
+        | (
+            "gateway.networking.k8s.io",
+            "Gateway" | "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "ReferenceGrant"
+            | "BackendTLSPolicy" | "ListenerSet",
+        )
         | ("rbac.authorization.k8s.io", "Role" | "RoleBinding")
         | ("argoproj.io", "Rollout" | "AnalysisTemplate" | "AnalysisRun" | "Experiment")
         | ("argoproj.io", "Application" | "ApplicationSet" | "AppProject")

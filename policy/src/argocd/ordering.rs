@@ -13,6 +13,8 @@ fn crd_provider(group: &str, kind: &str) -> Option<&'static str> {
         ("cert-manager.io", _) => Some("cert-manager"),
         ("external-secrets.io", _) => Some("external-secrets"),
         ("monitoring.coreos.com", _) => Some("prometheus-operator-crds"),
+        ("gateway.networking.k8s.io", _) => Some("gateway-api-crds"),
+        ("gateway.nginx.org", _) => Some("nginx-gateway-fabric"),
         (
             "argoproj.io",
             "Rollout"
@@ -24,6 +26,9 @@ fn crd_provider(group: &str, kind: &str) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// The backend weights of an HTTPRoute, as an Argo CD ignoreDifferences jq path.
+const ROUTE_WEIGHTS: &str = ".spec.rules[]?.backendRefs[]?.weight";
 
 /// An app of apps (the root): what it renders are Applications, whose own waves are checked.
 fn is_app_of_apps(app: &App, rendered: &Rendered) -> bool {
@@ -86,10 +91,16 @@ pub fn sync_waves(
             .filter_map(|o| crd_provider(group(o), kind(o)))
             .collect();
         match helm_values(app, repo_root) {
-            Ok(values) if enables_prometheus_operator_objects(&values) => {
-                providers.insert("prometheus-operator-crds");
+            Ok(values) => {
+                if enables_prometheus_operator_objects(&values) {
+                    providers.insert("prometheus-operator-crds");
+                }
+                // cert-manager v1.21.1 with Gateway API support exits at start while the CRDs are
+                // missing (pkg/controller/context.go).
+                if values.pointer("/config/gatewayAPI/enabled") == Some(&Value::Bool(true)) {
+                    providers.insert("gateway-api-crds");
+                }
             }
-            Ok(_) => {}
             Err(e) => violations.push(e),
         }
         for provider in providers.into_iter().filter(|p| *p != app.name) {
@@ -171,7 +182,8 @@ fn enables_prometheus_operator_objects(values: &Value) -> bool {
 /// into their resources (argo-cd#28929); no Application carries the cascading
 /// resources finalizer; every Application self-heals and retries with backoff; child Applications
 /// prune what left git while the app of apps never prunes; an Application whose Rollout an HPA
-/// scales ignores (and respects ignoring) `/spec/replicas`.
+/// scales ignores (and respects ignoring) `/spec/replicas`, and one whose Rollout moves the
+/// weights of an HTTPRoute ignores (and respects ignoring) those weights.
 pub fn automation(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
     let mut violations = Vec::new();
     // The ApplicationSet controller honours an ApplicationSet's own policy only when override is
@@ -282,6 +294,37 @@ pub fn automation(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<S
             if !ignored || !app.has_sync_option("RespectIgnoreDifferences=true") {
                 violations.push(format!(
                     "{}: an HPA scales the Rollout: ignoreDifferences on Rollout /spec/replicas with RespectIgnoreDifferences=true",
+                    app.origin
+                ));
+            }
+        }
+        let routed = rendered
+            .get(&app.name)
+            .into_iter()
+            .flatten()
+            .filter_map(|o| {
+                let plugins = o.pointer("/spec/strategy/canary/trafficRouting/plugins")?;
+                plugins
+                    .as_object()?
+                    .values()
+                    .find_map(|p| p["httpRoute"].as_str())
+            });
+        for route in routed {
+            let ignored = app.spec()["ignoreDifferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| {
+                    str_at(d, "/group") == "gateway.networking.k8s.io"
+                        && str_at(d, "/kind") == "HTTPRoute"
+                        && [route, ""].contains(&str_at(d, "/name"))
+                        && d["jqPathExpressions"]
+                            .as_array()
+                            .is_some_and(|p| p.contains(&ROUTE_WEIGHTS.into()))
+                });
+            if !ignored || !app.has_sync_option("RespectIgnoreDifferences=true") {
+                violations.push(format!(
+                    "{}: the Rollout moves the weights of HTTPRoute {route}: ignoreDifferences on it ({ROUTE_WEIGHTS}) with RespectIgnoreDifferences=true",
                     app.origin
                 ));
             }

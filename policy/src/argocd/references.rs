@@ -1,6 +1,6 @@
 //! References from what the Applications render to what the platform provides, judged on what
 //! the platform really renders (charts included, see `crate::platform`): the ClusterIssuer and
-//! IngressClass an Ingress names, a Prometheus selecting every ServiceMonitor/PodMonitor/
+//! GatewayClass a Gateway names, a Prometheus selecting every ServiceMonitor/PodMonitor/
 //! PrometheusRule/Probe, and a Service behind the OTLP endpoint. What the charts mount is the
 //! convergence check's (`crate::platform`).
 
@@ -136,9 +136,10 @@ fn selected_by_prometheus(
 }
 
 /// What the Applications render refers to exists as the platform renders it: the ClusterIssuer
-/// an Ingress names, an IngressClass of its name, a Prometheus selecting every
-/// ServiceMonitor/PodMonitor/PrometheusRule/Probe, a Service port behind every
-/// OTEL_EXPORTER_OTLP_ENDPOINT. `rendered` holds every Application's objects, charts included.
+/// a Gateway names (cert-manager's gateway-shim reads the annotation), a GatewayClass of its
+/// gatewayClassName, a Prometheus selecting every ServiceMonitor/PodMonitor/PrometheusRule/Probe, a
+/// Service port behind every OTEL_EXPORTER_OTLP_ENDPOINT. `rendered` holds every Application's
+/// objects, charts included.
 pub fn platform_references(apps: &[App], objects: &[Value], rendered: &Rendered) -> Vec<String> {
     let all = everything(apps, rendered);
     let of = |wanted: &'static str| all.iter().filter(move |(_, _, o)| kind(o) == wanted);
@@ -148,7 +149,7 @@ pub fn platform_references(apps: &[App], objects: &[Value], rendered: &Rendered)
         .filter(|o| kind(o) == "ClusterIssuer")
         .map(name)
         .collect();
-    let ingress_classes: Vec<&str> = of("IngressClass").map(|(_, _, o)| name(o)).collect();
+    let gateway_classes: Vec<&str> = of("GatewayClass").map(|(_, _, o)| name(o)).collect();
     let prometheuses: Vec<(&str, &Value)> = of("Prometheus").map(|(_, ns, o)| (*ns, *o)).collect();
     let namespace_labels: BTreeMap<&str, Map<String, Value>> = of("Namespace")
         .map(|(_, _, o)| {
@@ -171,17 +172,17 @@ pub fn platform_references(apps: &[App], objects: &[Value], rendered: &Rendered)
     for (app, obj_namespace, obj) in &all {
         let at = format!("{} {}", app.origin, id(obj));
         match kind(obj) {
-            "Ingress" => {
+            "Gateway" => {
                 let issuer = str_at(obj, "/metadata/annotations/cert-manager.io~1cluster-issuer");
                 if !issuer.is_empty() && !issuers.contains(&issuer) {
                     violations.push(format!(
                         "{at}: cluster-issuer {issuer} is not a ClusterIssuer in argocd/"
                     ));
                 }
-                let class = str_at(obj, "/spec/ingressClassName");
-                if !ingress_classes.contains(&class) {
+                let class = str_at(obj, "/spec/gatewayClassName");
+                if !gateway_classes.contains(&class) {
                     violations.push(format!(
-                        "{at}: ingressClassName {class:?} is not an IngressClass any Application renders ({ingress_classes:?})"
+                        "{at}: gatewayClassName {class:?} is not a GatewayClass any Application renders ({gateway_classes:?})"
                     ));
                 }
             }

@@ -1,14 +1,18 @@
-//! Where Applications get their manifests: this repository at the deploy branch, or a Helm chart
-//! at an exact version; in-repo paths that exist and render.
+//! Where Applications get their manifests: this repository at the deploy branch, a Helm chart at
+//! an exact version, or the git repository of a pinned upstream component at exactly its pinned
+//! tag; in-repo and upstream paths that exist and render.
 
 use super::model::{name, of_kind, render_dir, str_at, App, Rendered};
 use super::{DEPLOY_BRANCH, THIS_REPO};
+use crate::upstream;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 /// Every non-Helm source (and every ApplicationSet git generator) reads this repository at the
-/// deploy branch: no other git repository, no pinned-elsewhere branch, no `HEAD`.
+/// deploy branch — no other git repository, no pinned-elsewhere branch, no `HEAD` — or the git
+/// repository of a tools/upstream component at exactly the version that component pins (the tests
+/// render its path from the module, see `render_in_repo_sources`).
 pub fn source_repos(apps: &[App], objects: &[Value]) -> Vec<String> {
     let mut violations = Vec::new();
     for app in apps {
@@ -21,6 +25,17 @@ pub fn source_repos(apps: &[App], objects: &[Value]) -> Vec<String> {
                 str_at(source, "/repoURL"),
                 str_at(source, "/targetRevision"),
             );
+            if let Some(component) = upstream::git_source_component(repo) {
+                match upstream::pinned_version(component) {
+                    Ok(pinned) if pinned == revision => {}
+                    Ok(pinned) => violations.push(format!(
+                        "{}: git source {repo} at {revision:?} is not the version tools/upstream/{component} pins ({pinned})",
+                        app.origin
+                    )),
+                    Err(e) => violations.push(format!("{}: {e}", app.origin)),
+                }
+                continue;
+            }
             if repo != THIS_REPO {
                 violations.push(format!(
                     "{}: git source {repo:?} is not this repository ({THIS_REPO})",
@@ -92,14 +107,32 @@ pub fn is_exact_version(version: &str) -> bool {
         && !suffix.ends_with(['-', '+', '.'])
 }
 
-/// Renders every in-repo `path` source as Argo CD would. Violations: a path that is missing, is
-/// not a kustomization (Argo CD would apply raw files nobody validated), or does not render; a
-/// `$ref/...` Helm value file in this repository that does not exist.
+/// Renders every `path` source as Argo CD would: in this repository, and in the git repository of a
+/// pinned upstream component, from that component's module source (the tree of the pinned tag).
+/// Violations: a path that is missing, is not a kustomization (Argo CD would apply raw files nobody
+/// validated), or does not render; a `$ref/...` Helm value file in this repository that does not
+/// exist.
 pub fn render_in_repo_sources(apps: &[App], repo_root: &Path) -> (Rendered, Vec<String>) {
     let mut rendered = Rendered::new();
     let mut violations = Vec::new();
     for app in apps {
         let sources = app.sources();
+        for source in &sources {
+            let Some(component) = upstream::git_source_component(str_at(source, "/repoURL")) else {
+                continue;
+            };
+            let path = str_at(source, "/path");
+            match upstream::source_dir(component).and_then(|dir| render_dir(&dir.join(path))) {
+                Ok(objects) => rendered
+                    .entry(app.name.clone())
+                    .or_default()
+                    .extend(objects),
+                Err(e) => violations.push(format!(
+                    "{}: path {path:?} of tools/upstream/{component} does not render: {e}",
+                    app.origin
+                )),
+            }
+        }
         for source in sources
             .iter()
             .filter(|s| str_at(s, "/repoURL") == THIS_REPO)

@@ -1,14 +1,18 @@
 //! The canary: Rollout strategy, the Prometheus analysis gating it, the metrics it reads, and
 //! the schedule growing more cautious from dev to prod.
 
-use super::{Env, ANALYSIS_TEMPLATE, CANARY_SERVICE, ROLLOUT, STABLE_SERVICE};
+use super::integrity::canary_rule;
+use super::{
+    Env, ANALYSIS_TEMPLATE, CANARY_SERVICE, GATEWAY_API_PLUGIN, ROLLOUT, ROUTE, STABLE_SERVICE,
+};
 use crate::objects::{find, id, of_kind};
 use serde_json::{json, Value};
 use std::process::Command;
 
-/// The greeter Rollout is a traffic-routed canary (nginx) with background analysis on the
-/// canary's pod template hash, dynamic stable scaling, an abort scale-down delay and a rollback
-/// window.
+/// The greeter Rollout is a traffic-routed canary (HTTPRoute greeter through the Gateway API
+/// plugin, in the Rollout's own namespace, the only traffic router) with background analysis on
+/// the canary's pod template hash, dynamic stable scaling, an abort scale-down delay and a
+/// rollback window.
 pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
     let Some(r) = find(objs, "Rollout", ROLLOUT) else {
         return vec![format!("Rollout/{ROLLOUT} is not rendered")];
@@ -21,11 +25,22 @@ pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
         }
     };
     require(canary.is_object(), "strategy must be canary");
+    let routing = &canary["trafficRouting"];
+    let plugin = &routing["plugins"][GATEWAY_API_PLUGIN];
     require(
-        canary
-            .pointer("/trafficRouting/nginx/stableIngress")
-            .is_some_and(Value::is_string),
-        "needs trafficRouting.nginx.stableIngress",
+        plugin["httpRoute"] == ROUTE,
+        &format!("needs trafficRouting.plugins.{GATEWAY_API_PLUGIN}.httpRoute: {ROUTE}"),
+    );
+    // The plugin defaults the route's namespace to the Rollout's; another one would move the
+    // weights of some other environment's route.
+    require(
+        plugin["namespace"].is_null() || plugin["namespace"] == r["metadata"]["namespace"],
+        "the plugin's namespace must be the Rollout's own (or unset)",
+    );
+    require(
+        routing.as_object().is_some_and(|m| m.len() == 1)
+            && routing["plugins"].as_object().is_some_and(|m| m.len() == 1),
+        &format!("{GATEWAY_API_PLUGIN} must be the only traffic router"),
     );
     require(
         canary["dynamicStableScale"] == true,
@@ -78,6 +93,35 @@ pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
         "needs pause steps (time for the analysis to measure)",
     );
     v
+}
+
+/// The canary route rests at stable 100, canary 0 in git: that is what the plugin restores after
+/// a promotion or an abort, and what Argo CD creates the route with (it ignores the weights
+/// afterwards). An unset weight is 1 (Gateway API), which would send half the traffic to the
+/// canary Service.
+pub fn canary_route(objs: &[Value]) -> Vec<String> {
+    let Some(route) = find(objs, "HTTPRoute", ROUTE) else {
+        return vec![format!("HTTPRoute/{ROUTE} is not rendered")];
+    };
+    let Some(rule) = canary_rule(route, STABLE_SERVICE, CANARY_SERVICE) else {
+        return vec![format!(
+            "{}: no rule with {STABLE_SERVICE} and {CANARY_SERVICE} as backends",
+            id(route)
+        )];
+    };
+    let weights: Vec<(&str, &Value)> = rule["backendRefs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| (b["name"].as_str().unwrap_or(""), &b["weight"]))
+        .collect();
+    if weights != [(STABLE_SERVICE, &json!(100)), (CANARY_SERVICE, &json!(0))] {
+        return vec![format!(
+            "{}: the canary rule must rest at {STABLE_SERVICE} weight 100 and {CANARY_SERVICE} weight 0 (explicit), got {weights:?}",
+            id(route)
+        )];
+    }
+    Vec::new()
 }
 
 /// greeter-canary-analysis: Prometheus queries scoped to the canary's pods and namespace, one on

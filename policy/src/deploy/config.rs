@@ -1,7 +1,7 @@
-//! Settings and secrets per environment, Redis (in-cluster or managed), and the public Ingress.
+//! Settings and secrets per environment, Redis (in-cluster or managed), and the public Gateway.
 
 use super::integrity::secret_keys;
-use super::{Env, CONFIG_MAP, INGRESS, ROLLOUT, SECRET, SECRET_KEYS};
+use super::{Env, CONFIG_MAP, GATEWAY, ROLLOUT, SECRET, SECRET_KEYS, TLS_SECRET};
 use crate::objects::{containers, find, id, name, of_kind, pod_spec};
 use serde_json::Value;
 
@@ -268,48 +268,96 @@ pub fn redis(env: Env, objs: &[Value]) -> Vec<String> {
     v
 }
 
-/// The Ingress serves the environment's host over TLS with the environment's cert-manager issuer.
-pub fn ingress(env: Env, objs: &[Value]) -> Vec<String> {
-    let Some(ing) = find(objs, "Ingress", INGRESS) else {
-        return vec![format!("Ingress/{INGRESS} is not rendered")];
+/// The environment's Gateway: class nginx, the environment's issuer (cert-manager's gateway-shim
+/// requests the listener's certificate from it), listener `http` (HTTP, 80) and listener `https`
+/// (HTTPS, 443, TLS terminated with Secret greeter-tls of this namespace), both for the
+/// environment's host and for routes of this namespace only; plain HTTP only redirects to HTTPS.
+pub fn gateway(env: Env, objs: &[Value]) -> Vec<String> {
+    let Some(gw) = find(objs, "Gateway", GATEWAY) else {
+        return vec![format!("Gateway/{GATEWAY} is not rendered")];
     };
     let mut v = Vec::new();
-    let issuer = ing.pointer("/metadata/annotations/cert-manager.io~1cluster-issuer");
+    let issuer = gw.pointer("/metadata/annotations/cert-manager.io~1cluster-issuer");
     if issuer.and_then(Value::as_str) != Some(env.cluster_issuer()) {
         v.push(format!(
             "{}: cert-manager.io/cluster-issuer must be {}",
-            id(ing),
+            id(gw),
             env.cluster_issuer()
         ));
     }
-    if ing["spec"]["ingressClassName"] != "nginx" {
-        v.push(format!("{}: ingressClassName must be nginx", id(ing)));
+    if gw["spec"]["gatewayClassName"] != "nginx" {
+        v.push(format!("{}: gatewayClassName must be nginx", id(gw)));
     }
-    let hosts: Vec<&Value> = ing["spec"]["rules"]
+    let listeners = gw["spec"]["listeners"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| &r["host"])
+        .cloned()
+        .unwrap_or_default();
+    let shape: Vec<(&str, &str, i64)> = listeners
+        .iter()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap_or(""),
+                l["protocol"].as_str().unwrap_or(""),
+                l["port"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
-    if hosts != [env.host()] {
+    if shape != [("http", "HTTP", 80), ("https", "HTTPS", 443)] {
         v.push(format!(
-            "{}: host must be {}, got {hosts:?}",
-            id(ing),
-            env.host()
+            "{}: listeners must be http (HTTP, 80) and https (HTTPS, 443), got {shape:?}",
+            id(gw)
         ));
     }
-    let tls = ing["spec"]["tls"].as_array().into_iter().flatten();
-    if !{ tls }.any(|t| {
-        t["secretName"].is_string()
-            && t["hosts"]
+    for l in &listeners {
+        let at = format!("{} listener {}", id(gw), l["name"]);
+        if l["hostname"] != env.host() {
+            v.push(format!("{at}: hostname must be {}", env.host()));
+        }
+        let from = l.pointer("/allowedRoutes/namespaces/from");
+        if from.is_some_and(|f| f != "Same") {
+            v.push(format!("{at}: only routes of this namespace may attach (allowedRoutes.namespaces.from: Same)"));
+        }
+        if l["protocol"] == "HTTPS" {
+            let tls = &l["tls"];
+            let refs = tls["certificateRefs"]
                 .as_array()
-                .is_some_and(|h| h.iter().any(|h| h == env.host()))
-    }) {
-        v.push(format!(
-            "{}: tls must cover {} with a secretName",
-            id(ing),
-            env.host()
-        ));
+                .cloned()
+                .unwrap_or_default();
+            let terminated = tls["mode"].is_null() || tls["mode"] == "Terminate";
+            let own_secret = refs.len() == 1
+                && refs[0]["name"] == TLS_SECRET
+                && refs[0]["namespace"].is_null()
+                && ["Secret", ""].contains(&refs[0]["kind"].as_str().unwrap_or(""));
+            if !terminated || !own_secret {
+                v.push(format!(
+                    "{at}: must terminate TLS with Secret {TLS_SECRET} of this namespace"
+                ));
+            }
+        }
+    }
+    for route in of_kind(objs, "HTTPRoute") {
+        let on_http = route["spec"]["parentRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == GATEWAY && p["sectionName"] != "https");
+        let redirects_only = route["spec"]["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|rule| {
+                let filters = rule["filters"].as_array().cloned().unwrap_or_default();
+                rule["backendRefs"].as_array().is_none_or(Vec::is_empty)
+                    && filters.len() == 1
+                    && filters[0]["type"] == "RequestRedirect"
+                    && filters[0]["requestRedirect"]["scheme"] == "https"
+            });
+        if on_http && !redirects_only {
+            v.push(format!(
+                "{}: attached to plain HTTP (no sectionName https), so it must only redirect to https",
+                id(route)
+            ));
+        }
     }
     v
 }

@@ -1,6 +1,7 @@
 //! Referential integrity: every name one object uses to point at another resolves, in the same
 //! rendered tree.
 
+use super::GATEWAY_API_PLUGIN;
 use crate::objects::{
     containers, find, has_port, id, name, of_kind, pod_labels, selector_matches, workloads,
     workloads_selected_by,
@@ -41,49 +42,81 @@ pub fn service_selectors(objs: &[Value]) -> Vec<String> {
     v
 }
 
-/// Whether the Service exposes this port (by name or number), as an Ingress backend names it.
-fn service_has_port(svc: &Value, port: &Value) -> bool {
-    svc["spec"]["ports"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|p| match (&port["name"], &port["number"]) {
-            (Value::String(n), _) => p["name"] == *n,
-            (_, Value::Number(n)) => p["port"] == Value::Number(n.clone()),
-            _ => false,
+/// The Services and port numbers an HTTPRoute sends traffic to (backendRefs of every rule; a
+/// backendRef without kind and group is a Service).
+pub fn route_backends(route: &Value) -> Vec<(String, Value)> {
+    let rules = route["spec"]["rules"].as_array().into_iter().flatten();
+    rules
+        .flat_map(|r| r["backendRefs"].as_array().into_iter().flatten())
+        .filter(|b| {
+            b["kind"].as_str().unwrap_or("Service") == "Service"
+                && b["group"].as_str().unwrap_or("").is_empty()
         })
-}
-
-/// The Services and ports an Ingress routes to (rules and default backend).
-pub fn ingress_backends(ingress: &Value) -> Vec<(String, Value)> {
-    let rules = ingress["spec"]["rules"].as_array().into_iter().flatten();
-    let paths = rules
-        .flat_map(|r| r["http"]["paths"].as_array().into_iter().flatten())
-        .map(|p| &p["backend"]);
-    paths
-        .chain(std::iter::once(&ingress["spec"]["defaultBackend"]))
-        .filter_map(|b| {
-            b["service"]["name"]
-                .as_str()
-                .map(|n| (n.to_string(), b["service"]["port"].clone()))
-        })
+        .filter_map(|b| Some((b["name"].as_str()?.to_string(), b["port"].clone())))
         .collect()
 }
 
-/// Every Ingress backend names an existing Service and one of its ports.
-pub fn ingress_references(objs: &[Value]) -> Vec<String> {
+/// Every HTTPRoute attaches to a listener of a Gateway in the tree (parentRefs in the same
+/// namespace, sectionName naming a listener), and sends traffic only to Services of the tree, on
+/// ports they expose.
+pub fn route_references(objs: &[Value]) -> Vec<String> {
     let mut v = Vec::new();
-    for ing in of_kind(objs, "Ingress") {
-        for (svc_name, port) in ingress_backends(ing) {
+    for route in of_kind(objs, "HTTPRoute") {
+        for parent in route["spec"]["parentRefs"].as_array().into_iter().flatten() {
+            let gateway = parent["name"].as_str().unwrap_or("");
+            let listener = parent["sectionName"].as_str();
+            if !parent["namespace"].is_null()
+                || parent["kind"].as_str().unwrap_or("Gateway") != "Gateway"
+            {
+                v.push(format!(
+                    "{}: parentRef {parent} is not a Gateway of this namespace",
+                    id(route)
+                ));
+                continue;
+            }
+            match find(objs, "Gateway", gateway) {
+                None => v.push(format!("{}: Gateway {gateway} does not exist", id(route))),
+                Some(gw) => {
+                    let listeners = gw["spec"]["listeners"].as_array().into_iter().flatten();
+                    if let Some(section) =
+                        listener.filter(|s| !{ listeners }.any(|l| l["name"] == *s))
+                    {
+                        v.push(format!(
+                            "{}: Gateway {gateway} has no listener {section}",
+                            id(route)
+                        ));
+                    }
+                }
+            }
+        }
+        let rules = route["spec"]["rules"].as_array().into_iter().flatten();
+        for backend in rules.flat_map(|r| r["backendRefs"].as_array().into_iter().flatten()) {
+            if !backend["namespace"].is_null() {
+                v.push(format!(
+                    "{}: backendRef {} leaves the namespace",
+                    id(route),
+                    backend["name"]
+                ));
+            }
+        }
+        for (svc_name, port) in route_backends(route) {
             match find(objs, "Service", &svc_name) {
                 None => v.push(format!(
                     "{}: backend Service {svc_name} does not exist",
-                    id(ing)
+                    id(route)
                 )),
-                Some(svc) if !service_has_port(svc, &port) => v.push(format!(
-                    "{}: backend Service {svc_name} has no port {port}",
-                    id(ing)
-                )),
+                Some(svc)
+                    if !svc["spec"]["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p["port"] == port) =>
+                {
+                    v.push(format!(
+                        "{}: backend Service {svc_name} has no port {port}",
+                        id(route)
+                    ))
+                }
                 Some(_) => {}
             }
         }
@@ -120,9 +153,11 @@ pub fn scale_targets(objs: &[Value]) -> Vec<String> {
     v
 }
 
-/// Each canary Rollout: stable and canary Services exist and differ; the stable Ingress exists and
-/// routes to the stable Service; every analysis template referenced exists and gets exactly the
-/// args it declares without a default.
+/// Each canary Rollout: stable and canary Services exist and differ; the HTTPRoute its Gateway API
+/// plugin manages exists and has a rule with both as backends (the plugin fails every weight change
+/// otherwise: rollouts-plugin-trafficrouter-gatewayapi v0.15.0 pkg/plugin/httproute.go,
+/// `BackendRefWasNotFoundInHTTPRouteError`); every analysis template referenced exists and gets
+/// exactly the args it declares without a default.
 pub fn rollout_references(objs: &[Value]) -> Vec<String> {
     let mut v = Vec::new();
     for r in of_kind(objs, "Rollout") {
@@ -143,18 +178,17 @@ pub fn rollout_references(objs: &[Value]) -> Vec<String> {
                 id(r)
             ));
         }
-        if let Some(ing_name) = canary
-            .pointer("/trafficRouting/nginx/stableIngress")
-            .and_then(Value::as_str)
+        if let Some(route_name) =
+            canary["trafficRouting"]["plugins"][GATEWAY_API_PLUGIN]["httpRoute"].as_str()
         {
-            match find(objs, "Ingress", ing_name) {
+            match find(objs, "HTTPRoute", route_name) {
                 None => v.push(format!(
-                    "{}: stableIngress {ing_name} does not exist",
+                    "{}: HTTPRoute {route_name} (trafficRouting plugin {GATEWAY_API_PLUGIN}) does not exist",
                     id(r)
                 )),
-                Some(ing) if !ingress_backends(ing).iter().any(|(s, _)| s == stable) => {
+                Some(route) if canary_rule(route, stable, canary_svc).is_none() => {
                     v.push(format!(
-                        "{}: stableIngress {ing_name} does not route to stableService {stable}",
+                        "{}: HTTPRoute {route_name} has no rule with both {stable} and {canary_svc} as backends",
                         id(r)
                     ))
                 }
@@ -174,6 +208,20 @@ pub fn rollout_references(objs: &[Value]) -> Vec<String> {
         }
     }
     v
+}
+
+/// The rule of an HTTPRoute that has both Services as backends: the one whose weights the plugin
+/// moves.
+pub fn canary_rule<'a>(route: &'a Value, stable: &str, canary: &str) -> Option<&'a Value> {
+    route["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|rule| {
+            let backends = rule["backendRefs"].as_array().into_iter().flatten();
+            let names: Vec<&str> = backends.filter_map(|b| b["name"].as_str()).collect();
+            names.contains(&stable) && names.contains(&canary)
+        })
 }
 
 fn analysis_references(objs: &[Value], rollout: &Value, analysis: &Value) -> Vec<String> {

@@ -2,6 +2,7 @@
 //! (empty = compliant) so tests can assert both that the real tree is clean and that a broken
 //! one yields the expected violation.
 
+pub mod admission;
 pub mod availability;
 pub mod canary;
 pub mod config;
@@ -89,7 +90,13 @@ impl Env {
 pub const ROLLOUT: &str = "greeter";
 pub const STABLE_SERVICE: &str = "greeter-stable";
 pub const CANARY_SERVICE: &str = "greeter-canary";
-pub const INGRESS: &str = "greeter";
+/// The environment's Gateway, the HTTPRoute whose weights the canary moves, and the TLS Secret.
+pub const GATEWAY: &str = "greeter";
+pub const ROUTE: &str = "greeter";
+pub const TLS_SECRET: &str = "greeter-tls";
+/// The Argo Rollouts traffic router plugin the canary uses (the name it registers, and the key of
+/// its configuration under trafficRouting.plugins).
+pub const GATEWAY_API_PLUGIN: &str = "argoproj-labs/gatewayAPI";
 pub const ANALYSIS_TEMPLATE: &str = "greeter-canary-analysis";
 pub const CONFIG_MAP: &str = "greeter-config";
 pub const SECRET: &str = "greeter-secrets";

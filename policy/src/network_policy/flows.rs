@@ -8,6 +8,10 @@
 //! API does; those the checked end admits must be listed. And every rule, taken apart into single peers (one per
 //! value of an `In` selector) and single ports, must admit at least one listed connection, so a rule
 //! for an end nobody listed fails even though that end is not among the probes.
+//!
+//! A connection from ANYONE (a public edge) is a promise of the receiver's ingress alone: it must
+//! admit every end of that universe on the port, and it lists those connections for the
+//! receiver's ingress only — a sender's egress stays its own.
 
 use super::{
     admits, peer_admits, policy_types, port_admits, rules, selects, side_admits, Endpoint, Pod,
@@ -45,7 +49,11 @@ impl Party {
     }
 }
 
-/// A connection the platform needs, between two parties by name.
+/// The sender of a connection open to everyone: every pod, anywhere, and every outside address
+/// (`Connection::new(ANYONE, ...)`), e.g. the clients of the public edge.
+pub const ANYONE: &str = "anyone";
+
+/// A connection the platform needs, between two parties by name (or from ANYONE).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Connection {
     pub from: String,
@@ -82,18 +90,61 @@ const PROTOCOLS: [&str; 3] = ["TCP", "UDP", "SCTP"];
 /// What the policies get wrong about the listed connections: missing ones, admitted unlisted
 /// ones, and rules that admit nothing listed.
 pub fn problems(policies: &[Value], parties: &[Party], expected: &[Connection]) -> Vec<String> {
+    let universe = universe(parties);
     let endpoint = |name: &str| parties.iter().find(|p| p.name == name).map(|p| &p.endpoint);
-    let mut problems: Vec<String> = expected
-        .iter()
-        .filter_map(|c| match (endpoint(&c.from), endpoint(&c.to)) {
-            (Some(from), Some(to)) => (!admits(policies, from, to, c.port, &c.protocol))
-                .then(|| format!("{} must be admitted", describe(c))),
-            _ => Some(format!("{} names an unknown party", describe(c))),
-        })
-        .collect();
+    let mut problems = Vec::new();
+    for c in expected {
+        match (c.from.as_str(), endpoint(&c.from), endpoint(&c.to)) {
+            // Open to everyone: the receiver's ingress admits every other end of the universe.
+            (ANYONE, _, Some(to)) => {
+                let refused: Vec<&str> = universe
+                    .iter()
+                    .filter(|p| p.name != c.to)
+                    .filter(|p| {
+                        !side_admits(
+                            policies,
+                            Side::Ingress,
+                            &p.endpoint,
+                            to,
+                            c.port,
+                            &c.protocol,
+                        )
+                    })
+                    .map(|p| p.name.as_str())
+                    .collect();
+                if !refused.is_empty() {
+                    problems.push(format!(
+                        "{} must be admitted (the ingress of {} refuses {})",
+                        describe(c),
+                        c.to,
+                        refused.join(", ")
+                    ));
+                }
+            }
+            (_, Some(from), Some(to)) => {
+                if !admits(policies, from, to, c.port, &c.protocol) {
+                    problems.push(format!("{} must be admitted", describe(c)));
+                }
+            }
+            _ => problems.push(format!("{} names an unknown party", describe(c))),
+        }
+    }
     problems.extend(unlisted_connections(policies, parties, expected));
     problems.extend(rules_admitting_nothing_listed(policies, parties, expected));
     problems
+}
+
+/// Whether a connection is listed for one side: itself, or (for the receiver's ingress) the same
+/// connection from ANYONE.
+fn listed(expected: &[Connection], connection: &Connection, side: Side) -> bool {
+    expected.contains(connection)
+        || (side == Side::Ingress
+            && expected.contains(&Connection::new(
+                ANYONE,
+                &connection.to,
+                connection.port,
+                &connection.protocol,
+            )))
 }
 
 fn describe(c: &Connection) -> String {
@@ -132,7 +183,7 @@ fn unlisted_connections(
                             &to.endpoint,
                             *port,
                             protocol,
-                        ) && !expected.contains(&connection)
+                        ) && !listed(expected, &connection, side)
                         {
                             unlisted
                                 .entry((&from.name, &to.name, side))
@@ -243,10 +294,31 @@ fn rules_admitting_nothing_listed(
     parties: &[Party],
     expected: &[Connection],
 ) -> Vec<String> {
-    let endpoint = |name: &str| parties.iter().find(|p| p.name == name).map(|p| &p.endpoint);
-    let listed: Vec<(&Endpoint, &Endpoint, &Connection)> = expected
+    let universe = universe(parties);
+    let endpoint = |name: &str| {
+        universe
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.endpoint)
+    };
+    // A connection from ANYONE stands for one from every other end of the universe, and only the
+    // receiver's ingress rules may admit it.
+    let listed: Vec<(&Endpoint, &Endpoint, &Connection, Option<Side>)> = expected
         .iter()
-        .filter_map(|c| Some((endpoint(&c.from)?, endpoint(&c.to)?, c)))
+        .flat_map(|c| {
+            let senders: Vec<(&str, Option<Side>)> = if c.from == ANYONE {
+                universe
+                    .iter()
+                    .filter(|p| p.name != c.to)
+                    .map(|p| (p.name.as_str(), Some(Side::Ingress)))
+                    .collect()
+            } else {
+                vec![(c.from.as_str(), None)]
+            };
+            senders
+                .into_iter()
+                .filter_map(move |(from, only)| Some((endpoint(from)?, endpoint(&c.to)?, c, only)))
+        })
         .collect();
     let mut problems = Vec::new();
     for np in of_kind(policies, "NetworkPolicy") {
@@ -269,7 +341,10 @@ fn rules_admitting_nothing_listed(
                 let ports = single_ports(&rule["ports"]);
                 for peer in &peers {
                     for port in &ports {
-                        let admits_listed = listed.iter().any(|(from, to, c)| {
+                        let admits_listed = listed.iter().any(|(from, to, c, only)| {
+                            if only.is_some_and(|s| s != side) {
+                                return false;
+                            }
                             let (own, other) = match side {
                                 Side::Ingress => (to, from),
                                 Side::Egress => (from, to),

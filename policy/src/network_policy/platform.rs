@@ -1,19 +1,29 @@
 //! The platform's pods as the NetworkPolicies name them: the labels every policy selects them by
 //! (a subset of what the pinned charts and operators really put on the pods, rendered with helm
 //! from argocd/platform/) and the container ports named ports resolve to. One definition each, so
-//! moving a component (ingress-nginx to a Gateway API data plane) changes one function here and the
-//! tests then point at every manifest that still names the old one.
+//! moving a component changes one function here and the tests then point at every manifest that
+//! still names the old one. Pods a controller creates in the greeter namespaces (the gateway's data
+//! plane, the ACME solver) come from crate::runtime_pods.
 
 use super::Pod;
+use crate::runtime_pods::{self, NGF_RELEASE};
 
-/// Where public traffic enters: every request to the greeter Ingress and cert-manager's HTTP-01
-/// self-check pass through it. ingress-nginx 4.14.1 controller pods
-/// (chart `_helpers.tpl` selectorLabels, `hostNetwork: false`), so the edge reaches pod ports.
-pub fn edge() -> Pod {
+/// NGINX Gateway Fabric's control plane (chart 2.6.7 `nginx-gateway.selectorLabels`, release
+/// nginx-gateway-fabric, namespace nginx-gateway; ports from templates/deployment.yaml), which the
+/// data planes' nginx-agent dials for their configuration.
+pub fn nginx_gateway_control_plane() -> Pod {
     Pod::new(
-        "ingress-nginx",
-        &[("app.kubernetes.io/name", "ingress-nginx")],
+        "nginx-gateway",
+        &[
+            ("app.kubernetes.io/name", "nginx-gateway-fabric"),
+            ("app.kubernetes.io/instance", NGF_RELEASE),
+        ],
     )
+    .with_ports(&[
+        ("agent-grpc", 8443, "TCP"),
+        ("metrics", 9113, "TCP"),
+        ("health", 8081, "TCP"),
+    ])
 }
 
 /// The Prometheus of kube-prometheus-stack (pods of the operator's StatefulSet; prometheus-operator
@@ -84,18 +94,7 @@ pub fn tempo() -> Pod {
     ])
 }
 
-/// The pod cert-manager v1.21.1 creates for an HTTP-01 challenge, in the namespace of the
-/// Certificate (`pkg/issuer/acme/http/pod.go`: labels 35-47 — the domain and token labels carry
-/// per-challenge hashes, so only the solver label is stable —, namespace 205-214, container port
-/// `http` = `acmeSolverListenPort` 8089, `http.go:49`).
+/// The pod cert-manager v1.21.1 creates for an HTTP-01 challenge in `namespace`.
 pub fn acme_http01_solver(namespace: &str) -> Pod {
-    Pod::new(
-        namespace,
-        &[
-            ("acme.cert-manager.io/http01-solver", "true"),
-            ("acme.cert-manager.io/http-domain", "1234567"),
-            ("acme.cert-manager.io/http-token", "7654321"),
-        ],
-    )
-    .with_ports(&[("http", 8089, "TCP")])
+    Pod::of_workload(&runtime_pods::acme_http01_solver(namespace))
 }

@@ -410,3 +410,62 @@ pub fn scrape_contract_problems(objects: &[Value]) -> Vec<String> {
     }
     problems
 }
+
+/// The scrape the gateway-side SLI relies on: a PodMonitor of observability/ selects the data plane
+/// NGINX Gateway Fabric provisions for an environment's Gateway (`data_plane`, from
+/// crate::runtime_pods), in its namespace, scrapes a container port it has at /metrics, and names
+/// the job `job` (what the recording rules select).
+pub fn gateway_scrape_problems(objects: &[Value], data_plane: &Value, job: &str) -> Vec<String> {
+    let pod = crate::network_policy::Pod::of_workload(data_plane);
+    let selects = |monitor: &&Value| {
+        let spec = &monitor["spec"];
+        let namespaces = &spec["namespaceSelector"];
+        let in_namespace = namespaces["any"] == true
+            || namespaces["matchNames"]
+                .as_array()
+                .is_some_and(|n| n.iter().any(|n| n == pod.namespace.as_str()));
+        in_namespace && crate::objects::selector_matches(&spec["selector"], &pod.labels)
+    };
+    let monitors: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "PodMonitor")
+        .filter(selects)
+        .collect();
+    let [monitor] = monitors.as_slice() else {
+        return vec![format!(
+            "{} PodMonitors select the gateway's data plane in {} (labels {:?}), want exactly one",
+            monitors.len(),
+            pod.namespace,
+            pod.labels
+        )];
+    };
+    let mut problems = Vec::new();
+    let spec = &monitor["spec"];
+    let job_of = spec["jobLabel"]
+        .as_str()
+        .and_then(|label| pod.labels.get(label))
+        .and_then(Value::as_str);
+    if job_of != Some(job) {
+        problems.push(format!(
+            "PodMonitor {}: the data plane's job would be {job_of:?}, the rules select job=\"{job}\"",
+            monitor["metadata"]["name"]
+        ));
+    }
+    let scraped = spec["podMetricsEndpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|e| {
+            e["path"].as_str().unwrap_or("/metrics") == "/metrics"
+                && e["port"]
+                    .as_str()
+                    .is_some_and(|port| pod.port(port).is_some())
+        });
+    if !scraped {
+        problems.push(format!(
+            "PodMonitor {}: no endpoint scrapes a container port of the data plane at /metrics",
+            monitor["metadata"]["name"]
+        ));
+    }
+    problems
+}

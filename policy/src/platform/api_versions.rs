@@ -7,11 +7,9 @@
 
 use crate::argocd::render_dir;
 use crate::objects::kind;
-use crate::repo_root;
+use crate::upstream;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 /// `apiVersion/Kind` of an object: how the API versions list its kind.
 pub fn type_of(obj: &Value) -> String {
@@ -51,7 +49,7 @@ pub fn served_by_crds<'a>(objects: impl IntoIterator<Item = &'a Value>) -> BTree
 /// (pkg/controlplane/instance.go:446-509 `DefaultAPIResourceConfigSource`) — and only resources
 /// Argo CD lists (verbs list and watch, no subresources).
 pub fn builtin() -> Result<BTreeSet<String>, String> {
-    let discovery = upstream_source("kubernetes")?.join("api/discovery");
+    let discovery = upstream::source_dir("kubernetes")?.join("api/discovery");
     let entries =
         std::fs::read_dir(&discovery).map_err(|e| format!("{}: {e}", discovery.display()))?;
     let mut served = BTreeSet::new();
@@ -109,23 +107,6 @@ fn is_ga(version: &str) -> bool {
 /// What Argo CD's own CRDs serve: they are installed with Argo CD, before the root Application
 /// syncs anything (argo-cd manifests/crds at the pinned tools/upstream/argo-cd version).
 pub fn argo_cd() -> Result<BTreeSet<String>, String> {
-    let crds = render_dir(&upstream_source("argo-cd")?.join("manifests/crds"))?;
+    let crds = render_dir(&upstream::source_dir("argo-cd")?.join("manifests/crds"))?;
     Ok(served_by_crds(&crds))
-}
-
-/// The source directory of a pinned upstream component (`scripts/upstream source`).
-fn upstream_source(component: &str) -> Result<PathBuf, String> {
-    let output = Command::new(repo_root().join("scripts/upstream"))
-        .args(["source", component])
-        .output()
-        .map_err(|e| format!("cannot run scripts/upstream: {e}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "scripts/upstream source {component} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(PathBuf::from(
-        String::from_utf8_lossy(&output.stdout).trim().to_string(),
-    ))
 }

@@ -29,15 +29,17 @@ pub struct RuntimeSecret {
 }
 
 pub const RUNTIME_SECRETS: &[RuntimeSecret] = &[
-    // ingress-nginx 4.14.1: the admission webhook's serving certificate. The PreSync hook Job runs
-    // kube-webhook-certgen v1.6.5 `create`, which generates a CA and a certificate and writes them
-    // to Secret --secret-name in --namespace (kubernetes/ingress-nginx
-    // images/kube-webhook-certgen/rootfs/cmd/create.go `createCommand` → `SaveCertsToSecret`).
+    // nginx-gateway-fabric 2.6.7: the control plane's TLS for the data planes' agents. The
+    // PreSync hook Job (templates/certs-job.yaml) runs `gateway generate-certs`, which creates a CA
+    // and writes the server certificate to Secret --server-tls-secret and the agents' to
+    // --agent-tls-secret in its namespace (nginx/nginx-gateway-fabric v2.6.7
+    // cmd/gateway/certs.go `generateCertificates` → `createSecrets`). The control plane mounts the
+    // server's; it copies the agents' into each Gateway's namespace itself.
     RuntimeSecret {
-        secret: "ingress-nginx-admission",
+        secret: "server-tls",
         creator_kind: "Job",
-        creator_name: "ingress-nginx-admission-create",
-        argument: "--secret-name=ingress-nginx-admission",
+        creator_name: "nginx-gateway-fabric-cert-generator",
+        argument: "--server-tls-secret=server-tls",
     },
     // kube-prometheus-stack 88.2.0: the Prometheus Operator's admission webhook certificate, the
     // same way with jkroepke/kube-webhook-certgen 1.8.5 (cmd/create.go `createCommand` →
