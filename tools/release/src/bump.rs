@@ -1,5 +1,6 @@
 //! Pinning one environment's greeter image, verified by rendering the overlay afterwards.
 
+use crate::deny_list::DenyList;
 use crate::environment::Environment;
 use crate::image_ref::ImageRef;
 use crate::{kustomize, overlay};
@@ -13,8 +14,10 @@ pub struct Bump {
 
 /// Pins `env` to exactly `image`: edits only the greeter `images:` entry, then checks that the
 /// rendered Rollout runs exactly `image`. On a failed check the file is restored and an error returned.
+/// A digest on the deny-list is refused for every environment.
 pub fn bump(root: &Path, env: Environment, image: &ImageRef) -> Result<Bump, String> {
     env.check_pin(image)?;
+    DenyList::load(root)?.refuse(image)?;
     let path = root.join(env.kustomization());
     let original =
         fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -46,9 +49,9 @@ pub fn bump(root: &Path, env: Environment, image: &ImageRef) -> Result<Bump, Str
 }
 
 /// Replaces a file through a sibling temporary file and a rename, keeping its permissions,
-/// so an interrupted run never leaves half a kustomization behind.
-fn write_replacing(path: &Path, contents: &str) -> Result<(), String> {
-    let temporary = path.with_extension("yaml.bump-image.tmp");
+/// so an interrupted run never leaves half a file behind.
+pub fn write_replacing(path: &Path, contents: &str) -> Result<(), String> {
+    let temporary = path.with_extension("yaml.release-tools.tmp");
     let permissions = fs::metadata(path).map_err(|e| e.to_string())?.permissions();
     fs::write(&temporary, contents)
         .and_then(|()| fs::set_permissions(&temporary, permissions))

@@ -11,7 +11,7 @@ pub const RELEASE_MANAGERS: &str = "@greeter-gitops/release-managers";
 pub const PROD_OVERLAY: &str = "deploy/overlays/prod";
 /// What decides whether a change merges, or what publishes, deploys or promotes it. A directory
 /// ends in `/` and covers every file under it.
-pub const GATES: [&str; 12] = [
+pub const GATES: [&str; 13] = [
     // Workflows: the required checks, image publishing, bump and promotion PRs; CODEOWNERS itself.
     ".github/",
     // The CI entry point of the required `test` check.
@@ -36,6 +36,8 @@ pub const GATES: [&str; 12] = [
     // Building blocks staging runs: staging's canary is prod's gate (prod receives only what
     // staging runs), and prod is one line away from including them.
     "deploy/components/",
+    // The deny-list: deleting an entry lets a digest whose canary failed ship again.
+    "deploy/denied-images.yaml",
 ];
 
 /// The owners of `path`: the last matching CODEOWNERS rule wins.

@@ -1,7 +1,9 @@
-//! Promotions copy the exact image one environment runs into the next one, and the prod guard
-//! checks that prod only ever receives a digest staging runs (or one prod ran before: a rollback).
+//! Promotions copy the exact image one environment runs into the next one, and CI's guard checks
+//! that prod only ever receives a digest staging runs (or one prod ran before: a rollback), and
+//! that no environment receives a denied digest.
 
 use crate::bump::bump;
+use crate::deny_list::{DenyList, DENY_LIST};
 use crate::environment::Environment;
 use crate::image_ref::ImageRef;
 use crate::{git, kustomize, overlay};
@@ -44,12 +46,32 @@ pub fn promote(root: &Path, from: Environment, to: Environment) -> Result<Promot
     })
 }
 
-/// Why a change of prod's image in the work tree (against `base_ref`) is allowed, or why not.
-pub fn check_prod(root: &Path, base_ref: &str) -> Result<String, String> {
+/// CI's guard on a change (the work tree against `base_ref`): the prod guard, then the deny-list.
+/// Ok with one line per check, or Err with every problem found.
+pub fn check(root: &Path, base_ref: &str) -> Result<String, String> {
     let base =
         tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
     git::export_tree(root, base_ref, base.path())?;
-    let before = running_image(base.path(), Environment::Prod)?;
+    let outcomes = [
+        check_prod(root, base.path(), base_ref),
+        check_denied(root, base.path()),
+    ];
+    let (passed, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_ok);
+    if failed.is_empty() {
+        Ok(passed.into_iter().flatten().collect::<Vec<_>>().join("\n"))
+    } else {
+        Err(failed
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}
+
+/// Why a change of prod's image in the work tree (against the tree `base` of `base_ref`) is
+/// allowed, or why not.
+fn check_prod(root: &Path, base: &Path, base_ref: &str) -> Result<String, String> {
+    let before = running_image(base, Environment::Prod)?;
     let after = running_image(root, Environment::Prod)?;
     if before == after || (after.digest.is_some() && after.digest == before.digest) {
         return Ok(format!("prod digest unchanged ({after})"));
@@ -58,7 +80,7 @@ pub fn check_prod(root: &Path, base_ref: &str) -> Result<String, String> {
         .digest
         .as_deref()
         .ok_or_else(|| format!("prod would run {after}: prod only runs digests"))?;
-    let staging = running_image(base.path(), Environment::Staging)?;
+    let staging = running_image(base, Environment::Staging)?;
     if staging.digest.as_deref() == Some(digest) {
         return Ok(format!(
             "prod receives {digest}, which staging runs at {base_ref}"
@@ -79,6 +101,39 @@ pub fn check_prod(root: &Path, base_ref: &str) -> Result<String, String> {
          promote with `scripts/promote staging prod`",
         staging.digest.as_deref().unwrap_or("no digest")
     ))
+}
+
+/// The deny-list of the work tree holds: no environment's image changes to a denied digest, and
+/// no environment still runs a digest whose canary failed there (the PR that denies a digest also
+/// reverts the environment it failed in; environments it passed in keep it until their next change).
+fn check_denied(root: &Path, base: &Path) -> Result<String, String> {
+    let denied = DenyList::load(root)?;
+    let mut problems = Vec::new();
+    for env in Environment::ALL {
+        let after = running_image(root, env)?;
+        let Some(denial) = denied.denial_of(&after) else {
+            continue;
+        };
+        if running_image(base, env)?.digest != after.digest {
+            problems.push(format!(
+                "{env} would run {after}, but {}",
+                denial.describe()
+            ));
+        } else if denial.environment == env.name() {
+            problems.push(format!(
+                "{env} still runs {after}, but {} (revert {env} in the PR that denies it: scripts/revert)",
+                denial.describe()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!(
+            "no environment receives a denied digest, none runs one that failed there ({} in {DENY_LIST})",
+            denied.entries.len()
+        ))
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
 /// The promotion PR body: old and new images and digests, and the source commits in between.

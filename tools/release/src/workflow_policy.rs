@@ -188,9 +188,10 @@ fn check_release_bot_refs(events: &[(String, Value)]) -> Vec<String> {
     let mut problems = Vec::new();
     for (event, config) in events {
         match event.as_str() {
-            // The branch dispatched from, the default branch, or the deployment's ref (Argo CD
-            // creates deployments of `main`: policy/tests/argocd.rs): refs the rules decide on.
-            "workflow_dispatch" | "schedule" | "deployment_status" => {}
+            // The branch dispatched from, the default branch (schedule, repository_dispatch), or
+            // the deployment's ref (Argo CD creates deployments of `main`: policy/tests/argocd.rs):
+            // refs the rules decide on.
+            "workflow_dispatch" | "schedule" | "repository_dispatch" | "deployment_status" => {}
             "push" => {
                 if config.get("branches").is_none() && config.get("tags").is_none() {
                     problems.push(refused("pushes to any branch or tag".to_string()));

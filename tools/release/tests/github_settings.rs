@@ -54,6 +54,14 @@ fn a_path_left_to_others_is_caught() {
         check_codeowners(&narrower, &paths),
         ["scripts/test (a gate) is owned by [\"@greeter-gitops/maintainers\"], not @greeter-gitops/release-managers"]
     );
+    // Whoever may delete a deny-list entry may ship a digest whose canary failed.
+    let without_deny_list = real.replace(
+        "/deploy/denied-images.yaml @greeter-gitops/release-managers\n",
+        "",
+    );
+    assert!(check_codeowners(&without_deny_list, &paths)
+        .iter()
+        .any(|v| v.starts_with("deploy/denied-images.yaml (a gate)")));
     // Gates that do not exist yet are owned before they arrive.
     let without_schemas = real.replace(
         "/schemas/               @greeter-gitops/release-managers\n",

@@ -2,9 +2,12 @@
 //! layout change in the overlays that breaks minimal bumps or promotions fails here first.
 
 mod common;
-use common::{diff_changes, digest, Repo, IMAGE};
+use common::{aborted_image, diff_changes, digest, dispatch_fixture, PayloadFile, Repo, IMAGE};
+use release_tools::deny_list::DENY_LIST;
 use std::fs;
 use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn copy_tree(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
@@ -99,4 +102,40 @@ fn real_prod_refuses_a_digest_staging_does_not_run() {
         .ok();
     repo.run("promote", &["--check", "HEAD"])
         .refused("prod never ran it");
+}
+
+/// The revert of an aborted prod canary on the real tree, timed: the tool side of "a revert PR
+/// opened within a minute of the abort notification" is `scripts/revert` (revert.yaml opens the PR
+/// with its summary as the body). The appended deny-list entry passes the repository's yamllint.
+#[test]
+fn real_tree_reverts_an_aborted_canary_well_within_a_minute() {
+    let repo = real_tree();
+    let before = repo.rendered_image("prod");
+    repo.run("bump-image", &["prod", &aborted_image()]).ok();
+    repo.commit("prod runs the release whose canary is aborted");
+
+    let payload = PayloadFile::new(&dispatch_fixture()["client_payload"]);
+    let started = Instant::now();
+    repo.run("revert", &[&payload.arg()]).ok();
+    let elapsed = started.elapsed();
+    eprintln!("revert: scripts/revert took {:.2} s", elapsed.as_secs_f64());
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert_eq!(repo.rendered_image("prod"), before);
+    let diff = repo.run("render-diff", &["HEAD"]).ok().stdout;
+    assert!(diff.contains("#### prod: 1 object(s) changed"), "{diff}");
+    repo.run("promote", &["--check", "HEAD"]).ok();
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let lint = Command::new(root.join(".venv/bin/yamllint"))
+        .arg("--strict")
+        .arg("-c")
+        .arg(root.join(".yamllint.yaml"))
+        .arg(repo.file(DENY_LIST))
+        .output()
+        .expect(".venv/bin/yamllint (run scripts/setup)");
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
 }

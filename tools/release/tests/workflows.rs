@@ -5,6 +5,8 @@
 mod common;
 
 use common::Repo;
+use release_tools::abort_payload::EVENT_TYPE;
+use release_tools::deny_list::DENY_LIST;
 use release_tools::workflow_policy::{
     check_github_dir, check_pins, check_workflow, concurrency_group, events,
     RELEASE_BOT_ENVIRONMENT,
@@ -201,7 +203,7 @@ fn the_release_bot_environment_is_reached_only_from_refs_it_admits() {
             "{on}: {problems:?}"
         );
     }
-    let admitted = "on:\n  push:\n    branches: [main]\n    tags: [\"v*\"]\n  workflow_dispatch:\n  deployment_status:\n";
+    let admitted = "on:\n  push:\n    branches: [main]\n    tags: [\"v*\"]\n  workflow_dispatch:\n  repository_dispatch:\n  deployment_status:\n";
     assert_eq!(
         check_workflow(&with_environment(admitted)).unwrap(),
         Vec::<String>::new()
@@ -373,7 +375,7 @@ fn bump_and_promotion_prs_use_one_fixed_branch_per_environment_and_prod_never_au
         .contains("steps.target.outputs.to == 'staging'"));
 
     // Jobs that mint the release bot's token read its key from the main-only environment.
-    for workflow in [&release, &promote] {
+    for workflow in [&release, &promote, &workflow("revert.yaml")] {
         for (job, step) in steps(workflow) {
             if step["uses"]
                 .as_str()
@@ -386,8 +388,9 @@ fn bump_and_promotion_prs_use_one_fixed_branch_per_environment_and_prod_never_au
     }
 }
 
-/// The branches of the bot PRs a workflow enables auto-merge on (a PR step, then `gh pr merge
-/// --auto`, for promotions only when the merge step's condition names the target).
+/// The branches of the bot PRs a workflow enables auto-merge on: a PR step, then `gh pr merge
+/// --auto`; when the branch ends in an expression (`promote/${{ steps.target.outputs.to }}`), only
+/// for the values the merge step's condition compares it with (`… == 'staging'`).
 fn auto_merged_branches(workflow: &Value) -> Vec<String> {
     let mut branches = Vec::new();
     for job in workflow["jobs"].as_object().unwrap().values() {
@@ -406,14 +409,21 @@ fn auto_merged_branches(workflow: &Value) -> Vec<String> {
             continue;
         };
         let branch = pr["with"]["branch"].as_str().unwrap();
-        let target = merge["if"]
-            .as_str()
-            .and_then(|c| c.split("steps.target.outputs.to == '").nth(1))
-            .and_then(|rest| rest.split('\'').next());
-        branches.push(match target {
-            Some(target) => branch.replace("${{ steps.target.outputs.to }}", target),
-            None => branch.to_string(),
-        });
+        let Some((prefix, expression)) = branch
+            .strip_suffix(" }}")
+            .and_then(|b| b.split_once("${{ "))
+        else {
+            branches.push(branch.to_string());
+            continue;
+        };
+        let condition = merge["if"].as_str().unwrap_or_default();
+        branches.extend(
+            condition
+                .split(&format!("{expression} == '"))
+                .skip(1)
+                .filter_map(|rest| rest.split('\'').next())
+                .map(|value| format!("{prefix}{value}")),
+        );
     }
     branches
 }
@@ -435,12 +445,20 @@ fn auto_merged_bot_prs_are_kept_up_to_date_with_main() {
         .split_whitespace()
         .collect();
     kept.sort_unstable();
-    let mut auto_merged: Vec<String> = ["release.yaml", "promote.yaml"]
+    let mut auto_merged: Vec<String> = ["release.yaml", "promote.yaml", "revert.yaml"]
         .into_iter()
         .flat_map(|name| auto_merged_branches(&workflow(name)))
         .collect();
     auto_merged.sort();
-    assert_eq!(auto_merged, ["bump/dev", "promote/staging"]);
+    assert_eq!(
+        auto_merged,
+        [
+            "bump/dev",
+            "promote/staging",
+            "revert/dev",
+            "revert/staging"
+        ]
+    );
     assert_eq!(kept, auto_merged, "update-bot-prs.yaml BRANCHES");
     let steps = job["steps"].as_array().unwrap();
     assert!(steps.iter().any(|s| s["run"]
@@ -572,4 +590,101 @@ fn promote_reads_the_revision_argocd_deployed_from_the_deployment_status() {
     // Without the revision the workflow fails loudly instead of promoting blind.
     let error = stale_check(&repo, &format!("{app} is healthy")).unwrap_err();
     assert!(error.contains("no 'deployed revision <sha>'"), "{error}");
+}
+
+/// Runs revert.yaml's `target` step (its `run`, as GitHub does: `bash -e`) for a payload naming
+/// `environment`: Ok(its outputs) or Err(stderr).
+fn revert_target(environment: &str) -> Result<String, String> {
+    let revert = workflow("revert.yaml");
+    let step = revert["jobs"]["revert"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "target")
+        .expect("revert.yaml: the step with id `target`")
+        .clone();
+    let files = tempfile::tempdir().unwrap();
+    let output = files.path().join("output");
+    let result = Command::new("bash")
+        .args(["-e", "-c", step["run"].as_str().unwrap()])
+        .env("ENVIRONMENT", environment)
+        .env("GITHUB_OUTPUT", &output)
+        .output()
+        .unwrap();
+    if !result.status.success() {
+        return Err(String::from_utf8_lossy(&result.stderr).to_string());
+    }
+    Ok(fs::read_to_string(output).unwrap().trim().to_string())
+}
+
+#[test]
+fn revert_prs_pin_back_and_deny_in_one_pr_per_environment() {
+    let revert = workflow("revert.yaml");
+    assert_eq!(
+        events(&revert),
+        [(
+            "repository_dispatch".to_string(),
+            serde_json::json!({"types": [EVENT_TYPE]})
+        )]
+    );
+    // One run at a time per environment, none cancelled: a second abort updates the same PR.
+    assert_eq!(
+        revert["concurrency"]["group"],
+        "revert-${{ github.event.client_payload.environment }}"
+    );
+    assert_eq!(revert["concurrency"]["cancel-in-progress"], false);
+    let job = &revert["jobs"]["revert"];
+    assert_eq!(job["environment"], RELEASE_BOT_ENVIRONMENT);
+    assert_eq!(job["permissions"], serde_json::json!({"contents": "read"}));
+    assert_eq!(
+        job["env"]["ENVIRONMENT"],
+        "${{ github.event.client_payload.environment }}"
+    );
+    let steps = job["steps"].as_array().unwrap();
+    let position = |found: &dyn Fn(&Value) -> bool| steps.iter().position(found).unwrap();
+    let uses = |prefix: &'static str| {
+        move |s: &Value| s["uses"].as_str().is_some_and(|u| u.starts_with(prefix))
+    };
+
+    // The payload names a branch: only known environments get as far as the bot's token.
+    let target = position(&|s| s["id"] == "target");
+    assert!(target < position(&uses("actions/create-github-app-token@")));
+    for env in ["dev", "staging", "prod"] {
+        assert_eq!(revert_target(env).unwrap(), format!("env={env}"));
+    }
+    for bad in ["qa", "", "prod/../main", "prod\nenv=dev"] {
+        let error = revert_target(bad).unwrap_err();
+        assert!(error.contains("unknown environment"), "{bad:?}: {error}");
+    }
+
+    // The tool walks back the environment's pins: the checkout has the whole history of main.
+    let checkout = &steps[position(&uses("actions/checkout@"))];
+    assert_eq!(checkout["with"]["ref"], "main");
+    assert_eq!(checkout["with"]["fetch-depth"], 0);
+    // It reads the payload from the environment, never from an expression in the script.
+    let tool = &steps[position(&|s: &Value| {
+        s["run"]
+            .as_str()
+            .is_some_and(|r| r.contains("scripts/revert \"$RUNNER_TEMP/payload.json\""))
+    })];
+    assert_eq!(
+        tool["env"]["PAYLOAD"],
+        "${{ toJSON(github.event.client_payload) }}"
+    );
+    assert!(!tool["run"].as_str().unwrap().contains("${{"));
+
+    // The pin and the deny-list entry land in the same PR, on one branch per environment.
+    let pr = &steps[position(&uses("peter-evans/create-pull-request@"))];
+    assert_eq!(
+        pr["with"]["branch"],
+        "revert/${{ steps.target.outputs.env }}"
+    );
+    let paths: Vec<&str> = pr["with"]["add-paths"].as_str().unwrap().lines().collect();
+    assert_eq!(
+        paths,
+        [
+            "deploy/overlays/${{ steps.target.outputs.env }}/kustomization.yaml",
+            DENY_LIST
+        ]
+    );
 }

@@ -1,5 +1,6 @@
 //! `scripts/promote <from> <to>`: copy the image one environment runs into the next.
-//! `scripts/promote --check <base-ref>`: CI guard that prod only receives what staging runs.
+//! `scripts/promote --check <base-ref>`: CI guard that prod only receives what staging runs, and
+//! that no environment receives a denied digest.
 
 use release_tools::environment::Environment;
 use release_tools::{git, promote};
@@ -10,13 +11,14 @@ const USAGE: &str = "usage: promote <dev|staging> <staging|prod> [--summary-file
        promote --check <base-ref>
 The first form pins <to> to exactly the image (digest) <from> runs; --summary-file writes the PR body
 (old/new images and digests, commit range). The second form fails unless a changed prod image is the
-digest staging runs at <base-ref>, or a digest prod ran before (a rollback). Run inside the repository.";
+digest staging runs at <base-ref>, or a digest prod ran before (a rollback), and fails when any
+environment would run a digest of deploy/denied-images.yaml. Run inside the repository.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arguments: Vec<&str> = args.iter().map(String::as_str).collect();
     let outcome = match arguments.as_slice() {
-        ["--check", base_ref] => root().and_then(|root| promote::check_prod(&root, base_ref)),
+        ["--check", base_ref] => root().and_then(|root| promote::check(&root, base_ref)),
         [from, to] => run(from, to, None),
         [from, to, "--summary-file", file] => run(from, to, Some(Path::new(file))),
         _ => {

@@ -204,6 +204,7 @@ impl Repo {
             "bump-image" => env!("CARGO_BIN_EXE_bump-image"),
             "promote" => env!("CARGO_BIN_EXE_promote"),
             "render-diff" => env!("CARGO_BIN_EXE_render-diff"),
+            "revert" => env!("CARGO_BIN_EXE_revert"),
             other => panic!("no binary {other}"),
         };
         let output = Command::new(exe)
@@ -275,5 +276,55 @@ impl Run {
             self.stderr
         );
         self
+    }
+}
+
+/// A file of tests/fixtures.
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The repository_dispatch body the `rollout-aborted` notification template renders
+/// (tests/rollout_notification.rs proves it): `event_type` and `client_payload`.
+pub fn dispatch_fixture() -> serde_json::Value {
+    let path = fixture_path("rollout-aborted/dispatch.json");
+    serde_json::from_str(&fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The fixture's aborted image (`client_payload.abortedImage`).
+pub fn aborted_image() -> String {
+    dispatch_fixture()["client_payload"]["abortedImage"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A payload file outside any repository (so it never shows in a repository's state).
+pub struct PayloadFile {
+    dir: tempfile::TempDir,
+}
+
+impl PayloadFile {
+    pub fn new(client_payload: &serde_json::Value) -> Self {
+        Self::raw(&client_payload.to_string())
+    }
+
+    pub fn raw(text: &str) -> Self {
+        let file = Self {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("payload.json")
+    }
+
+    pub fn arg(&self) -> String {
+        self.path().to_str().unwrap().to_string()
     }
 }
