@@ -47,7 +47,7 @@ spec:
     - port: 80
 `
 	_, stderr, err := f.Run([]byte(service), "apply", "--server-side", "-f", "-")
-	if err == nil || !strings.Contains(stderr, `unknown field "spec.portz"`) {
+	if err == nil || !strings.Contains(stderr, ".spec.portz: field not declared in schema") {
 		t.Fatalf("want the unknown field refused, got err=%v: %s", err, stderr)
 	}
 }

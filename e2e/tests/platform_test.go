@@ -26,15 +26,16 @@ func TestEveryPlatformChartIsAdmitted(t *testing.T) {
 	f := fixture.New(t)
 	for _, app := range f.ChartApps() {
 		t.Run(app.Name, func(t *testing.T) {
-			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: app.Namespace}}
-			if _, err := f.Client.CoreV1().Namespaces().Create(f.Ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatal(err)
-			}
-			rendered := f.RenderChart(app.Name)
-			_, stderr, err := f.Run(rendered, "apply", "--server-side", "--dry-run=server", "--force-conflicts",
-				"--field-manager=argocd-controller", "-n", app.Namespace, "-f", "-")
-			if err != nil {
-				t.Fatalf("%s %s refused by the API server: %v\n%s", app.Chart, app.Version, err, stderr)
+			for ns, objects := range fixture.ByNamespace(t, f.RenderChart(app.Name), app.Namespace) {
+				namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+				if _, err := f.Client.CoreV1().Namespaces().Create(f.Ctx, namespace, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+					t.Fatal(err)
+				}
+				_, stderr, err := f.Run(objects, "apply", "--server-side", "--dry-run=server", "--force-conflicts",
+					"--field-manager=argocd-controller", "-n", ns, "-f", "-")
+				if err != nil {
+					t.Errorf("%s %s refused by the API server in %s: %v\n%s", app.Chart, app.Version, ns, err, stderr)
+				}
 			}
 		})
 	}

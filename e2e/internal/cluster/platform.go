@@ -45,7 +45,8 @@ func renderPlatform(l Layout) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	out, err := exec.Command(filepath.Join(l.Repo, "scripts", "upstream"), "crds").Output()
+	// Every CRD the platform installs: the same sources scripts/crd-schemas converts.
+	out, err := exec.Command(filepath.Join(l.Repo, "scripts", "upstream"), "crds", "--charts-into", dir).Output()
 	if err != nil {
 		return fmt.Errorf("scripts/upstream crds: %w", err)
 	}
@@ -55,19 +56,12 @@ func renderPlatform(l Layout) error {
 		if err != nil {
 			return err
 		}
-		crds.WriteString("---\n")
-		crds.Write(text)
+		only, err := filterDocs(text, func(doc map[string]any) bool { return doc["kind"] == "CustomResourceDefinition" })
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		crds.Write(only)
 	}
-	// external-secrets v2 is not served as a Go module: its CRDs are the pinned chart's.
-	eso, err := renderChart(l, "external-secrets")
-	if err != nil {
-		return err
-	}
-	esoCRDs, err := filterDocs(eso, func(doc map[string]any) bool { return doc["kind"] == "CustomResourceDefinition" })
-	if err != nil {
-		return err
-	}
-	crds.Write(esoCRDs)
 	if err := os.WriteFile(filepath.Join(dir, "crds.yaml"), crds.Bytes(), 0o644); err != nil {
 		return err
 	}
