@@ -32,3 +32,36 @@ func TestProdPodsLandInThreeZones(t *testing.T) {
 		t.Fatalf("prod's pods are in zones %v, want three distinct zones", zones)
 	}
 }
+
+// The zone spread is a hard constraint: while the nodes of one zone take no pods (cordoned, a zone
+// outage), the prod pod that would unbalance the zones stays Pending instead of doubling up. (With
+// only two zones in the cluster the real scheduler places all three, 2+1: within maxSkew 1.)
+func TestProdSpreadKeepsAPodPendingWhileAZoneIsDown(t *testing.T) {
+	f := fixture.New(t)
+	zone := f.NodesOfZone("zone-c")
+	f.Cordon(zone...)
+	t.Cleanup(func() { f.Uncordon(zone...) })
+	s := f.Given().Overlay("prod").SecretsResolvedFromTheFakeStore().Cleanup().
+		When().AppliedServerSide()
+	s.Then().Eventually("two prod pods running and one Pending for the spread", 2*time.Minute, func() error {
+		pods := s.GreeterPods()
+		running, pending := 0, 0
+		for _, pod := range pods {
+			switch {
+			case pod.Spec.NodeName != "":
+				running++
+			case fixture.Unschedulable(pod, "topology spread"):
+				pending++
+			}
+		}
+		if running != 2 || pending != 1 {
+			return fixture.Errorf("%d scheduled, %d pending for the spread of %d", running, pending, len(pods))
+		}
+		return nil
+	})
+	f.Uncordon(zone...)
+	s.Then().RolloutHealthy(3 * time.Minute)
+	if zones := s.ZonesOf(s.GreeterPods()); len(zones) != 3 {
+		t.Fatalf("after the zone returned, prod's pods are in %v", zones)
+	}
+}

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: cluster up|down|status|gateway|up-inside [flags]")
+		fmt.Fprintln(os.Stderr, "usage: cluster up|down|status|platform|gateway|up-inside|runner|sandbox [flags]")
 		os.Exit(2)
 	}
 	repo := os.Getenv("GREETER_REPO")
@@ -50,6 +50,13 @@ func main() {
 		err = cluster.Down(layout)
 	case "status":
 		err = cluster.Status(layout)
+	case "platform":
+		// The platform on another cluster (kind on GitHub): KUBECONFIG names it.
+		layout.External = os.Getenv("KUBECONFIG")
+		if layout.External == "" {
+			fail(fmt.Errorf("platform: set KUBECONFIG to the cluster to install the platform on"))
+		}
+		err = cluster.InstallPlatformOn(layout)
 	case "gateway":
 		err = cluster.ServeGateway(*listen, *target)
 	default:

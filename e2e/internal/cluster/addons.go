@@ -71,7 +71,7 @@ func startRunner(l Layout, self string) error {
 
 // installAddons applies the add-ons server-side and waits until cluster DNS answers.
 func installAddons(l Layout) error {
-	kubectl := exec.Command(l.Bin("kubectl"), "--kubeconfig", l.InsideKubeconfig(),
+	kubectl := exec.Command(l.Bin("kubectl"), "--kubeconfig", l.adminKubeconfig(),
 		"apply", "--server-side", "--field-manager=greeter-cluster", "-f", "-")
 	kubectl.Stdin = strings.NewReader(addonsManifest)
 	if out, err := kubectl.CombinedOutput(); err != nil {

@@ -149,7 +149,7 @@ func startScheduler(l Layout) error {
 
 // adminClient is a client for the administrator inside the namespace.
 func adminClient(l Layout) (*kubernetes.Clientset, error) {
-	config, err := clientcmd.BuildConfigFromFlags("", l.InsideKubeconfig())
+	config, err := clientcmd.BuildConfigFromFlags("", l.adminKubeconfig())
 	if err != nil {
 		return nil, err
 	}

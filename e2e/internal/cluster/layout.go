@@ -57,6 +57,17 @@ type Layout struct {
 	Repo string
 	// Dir is the state directory.
 	Dir string
+	// External is the kubeconfig of a cluster this program did not start (kind, for `platform`);
+	// empty for the test cluster.
+	External string
+}
+
+// adminKubeconfig is the administrator's kubeconfig as seen from where this program runs.
+func (l Layout) adminKubeconfig() string {
+	if l.External != "" {
+		return l.External
+	}
+	return l.InsideKubeconfig()
 }
 
 // NewLayout returns the layout of the cluster for the repository at repo.

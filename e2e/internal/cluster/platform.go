@@ -39,8 +39,10 @@ var chartNamespaces = map[string]string{"argo-rollouts": "argo-rollouts", "kube-
 
 // renderPlatform prepares the platform manifests on the host (fetching modules and charts may need
 // the network, which the cluster's namespace does not have): every CRD, and each chart rendered
-// exactly as Argo CD does (scripts/charts render).
-func renderPlatform(l Layout) error {
+// exactly as Argo CD does (scripts/charts render). standIn points the Rollouts controller at the
+// Gateway API plugin's stand-in (the test cluster); without it the controller downloads the
+// pinned release (a cluster with a network).
+func renderPlatform(l Layout, standIn bool) error {
 	dir := l.Config("platform")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -81,7 +83,7 @@ func renderPlatform(l Layout) error {
 		if err != nil {
 			return err
 		}
-		if chart == "argo-rollouts" {
+		if chart == "argo-rollouts" && standIn {
 			if rendered, err = standInTrafficRouter(l, rendered); err != nil {
 				return err
 			}
@@ -188,7 +190,7 @@ func installPlatform(l Layout) error {
 	if err := kubectlApply(l, filepath.Join(dir, "crds.yaml")); err != nil {
 		return err
 	}
-	if out, err := exec.Command(l.Bin("kubectl"), "--kubeconfig", l.InsideKubeconfig(), "wait",
+	if out, err := exec.Command(l.Bin("kubectl"), "--kubeconfig", l.adminKubeconfig(), "wait",
 		"--for=condition=Established", "--timeout=60s", "crd", "--all").CombinedOutput(); err != nil {
 		return fmt.Errorf("CRDs not established: %w: %s", err, out)
 	}
@@ -249,7 +251,7 @@ func available(d *appsv1.Deployment) bool {
 }
 
 func kubectlApply(l Layout, file string) error {
-	out, err := exec.Command(l.Bin("kubectl"), "--kubeconfig", l.InsideKubeconfig(), "apply", "--server-side",
+	out, err := exec.Command(l.Bin("kubectl"), "--kubeconfig", l.adminKubeconfig(), "apply", "--server-side",
 		"--force-conflicts", "--field-manager=argocd-controller", "-f", file).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("apply %s: %w: %s", filepath.Base(file), err, out)
@@ -307,6 +309,15 @@ func admissionSecret(l Layout) error {
 }
 
 const admissionSecretName = "kube-prometheus-stack-admission"
+
+// InstallPlatformOn installs the same platform on a cluster this program did not start (kind on
+// GitHub): the real Gateway API plugin, downloaded by the controller; state in l.Dir.
+func InstallPlatformOn(l Layout) error {
+	if err := renderPlatform(l, false); err != nil {
+		return err
+	}
+	return installPlatform(l)
+}
 
 // patchCABundles is the certgen patch Job's work: the webhook configurations trust the CA of the
 // admission Secret, so the operator's real webhook validates every PrometheusRule.

@@ -49,7 +49,7 @@ func Up(l Layout, opts Options) error {
 	if err := os.WriteFile(l.HostPortFile(), []byte(strconv.Itoa(opts.HostPort)), 0o644); err != nil {
 		return err
 	}
-	if err := renderPlatform(l); err != nil {
+	if err := renderPlatform(l, true); err != nil {
 		return err
 	}
 	gateway := []string{opts.Self, "gateway", "--listen", "127.0.0.1:" + strconv.Itoa(opts.HostPort),

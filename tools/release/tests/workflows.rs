@@ -272,7 +272,7 @@ fn lint(github: &Path) -> std::process::Output {
 }
 
 #[test]
-fn lint_workflows_fails_on_schema_errors_and_security_findings() {
+fn lint_workflows_fails_on_schema_expression_and_security_findings() {
     let dir = tempfile::tempdir().unwrap();
     let workflows = dir.path().join("workflows");
     fs::create_dir_all(&workflows).unwrap();
@@ -296,16 +296,26 @@ fn lint_workflows_fails_on_schema_errors_and_security_findings() {
         String::from_utf8_lossy(&schema.stdout)
     );
 
-    // zizmor: a PR title interpolated into a shell script (template injection).
-    let injection = good_workflow().replace(
-        "run: echo ok",
-        "run: echo \"${{ github.event.pull_request.title }}\"",
+    // actionlint: a misspelt context property (valid YAML, valid schema, wrong expression).
+    fs::write(&file, good_workflow().replace("github.ref", "github.rf")).unwrap();
+    let expression = lint(dir.path());
+    assert!(!expression.status.success());
+    assert!(
+        String::from_utf8_lossy(&expression.stdout).contains(r#"property "rf" is not defined"#),
+        "{}",
+        String::from_utf8_lossy(&expression.stdout)
     );
-    fs::write(&file, injection).unwrap();
+
+    // zizmor: an action pinned by a movable tag (actionlint accepts it).
+    fs::write(
+        &file,
+        good_workflow().replace(CHECKOUT, "actions/checkout@v6"),
+    )
+    .unwrap();
     let audit = lint(dir.path());
     assert!(!audit.status.success());
     assert!(
-        String::from_utf8_lossy(&audit.stdout).contains("template-injection"),
+        String::from_utf8_lossy(&audit.stdout).contains("unpinned-uses"),
         "{}",
         String::from_utf8_lossy(&audit.stdout)
     );
