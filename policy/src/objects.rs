@@ -61,8 +61,16 @@ pub fn pod_template_pointer(kind_name: &str) -> Option<&'static str> {
 }
 
 /// The pod template (`metadata` + `spec`) of a workload; `None` for non-workloads and for
-/// Rollouts that use `workloadRef` instead of an inline template.
+/// Rollouts that use `workloadRef` instead of an inline template. An AnalysisTemplate with a job
+/// metric is a workload too (Argo Rollouts runs that Job during the analysis); each template
+/// here has at most one (policy::deploy::canary::synthetic_traffic).
 pub fn pod_template(obj: &Value) -> Option<&Value> {
+    if kind(obj) == "AnalysisTemplate" {
+        return obj["spec"]["metrics"]
+            .as_array()?
+            .iter()
+            .find_map(|m| m.pointer("/provider/job/spec/template"));
+    }
     pod_template_pointer(kind(obj)).and_then(|p| obj.pointer(p))
 }
 

@@ -698,6 +698,80 @@ fn canary_strategy_catches_missing_safety_settings() {
 }
 
 #[test]
+fn canary_strategy_catches_a_missing_gate_or_synthetic_traffic() {
+    // A pause where the gate was: promote would skip it, and nothing would block a bad canary.
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        *at(r, "/spec/strategy/canary/steps/1") = json!({"pause": {"duration": "5m"}});
+    });
+    assert_flags(
+        canary::canary_strategy(&objs),
+        "the second step must be the gate",
+    );
+    // A gate with the background's count "0" never ends: it would block forever, not gate.
+    let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
+        *at(r, "/spec/strategy/canary/steps/1/analysis/args/2/value") = json!("0");
+    });
+    assert_flags(
+        canary::canary_strategy(&objs),
+        "the second step must be the gate",
+    );
+    let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
+        at(r, "/spec/strategy/canary/analysis/templates")
+            .as_array_mut()
+            .expect("templates")
+            .retain(|t| t["templateName"] != "greeter-synthetic-traffic");
+        *at(r, "/spec/strategy/canary/analysis/startingStep") = json!(2);
+    });
+    let violations = canary::canary_strategy(&objs);
+    assert_flags(
+        violations.clone(),
+        "must use greeter-canary-analysis and greeter-synthetic-traffic",
+    );
+    assert_flags(violations, "startingStep <= 1");
+}
+
+#[test]
+fn canary_analysis_catches_a_success_rate_blind_to_total_failure() {
+    // Audit D2: without the fallback a canary answering only 5xx has no numerator series.
+    let objs = broken(
+        Env::Prod,
+        "AnalysisTemplate",
+        "greeter-canary-analysis",
+        |t| {
+            let query = at(t, "/spec/metrics/0/provider/prometheus/query");
+            *query = json!(query
+                .as_str()
+                .expect("query")
+                .replace("or on() vector(0)", ""));
+        },
+    );
+    assert_flags(
+        canary::canary_analysis(&objs),
+        "numerator needs `or on() vector(0)`",
+    );
+}
+
+#[test]
+fn rollout_references_catch_two_defaults_for_one_arg() {
+    // Argo Rollouts refuses to create the run (flattenArgs): the canary would never be analysed.
+    let objs = broken(
+        Env::Prod,
+        "AnalysisTemplate",
+        "greeter-synthetic-traffic",
+        |t| {
+            at(t, "/spec/args")
+                .as_array_mut()
+                .expect("args")
+                .push(json!({"name": "inconclusive-limit", "value": "9"}));
+        },
+    );
+    assert_flags(
+        integrity::rollout_references(&objs),
+        "arg \"inconclusive-limit\" has two defaults",
+    );
+}
+
+#[test]
 fn canary_strategy_catches_a_wrong_traffic_router() {
     let routing = "/spec/strategy/canary/trafficRouting";
     let objs = broken(Env::Staging, "Rollout", "greeter", |r| {

@@ -7,10 +7,14 @@ use crate::objects::{
 };
 use serde_json::Value;
 
-/// Every container has startup, liveness and readiness probes.
+/// Every container of a long-running pod has startup, liveness and readiness probes (a pod that
+/// runs to completion, restartPolicy Never or OnFailure, serves nothing to probe).
 pub fn probes(objs: &[Value]) -> Vec<String> {
     let mut v = Vec::new();
     for (w, spec) in workloads(objs) {
+        if spec["restartPolicy"] == "Never" || spec["restartPolicy"] == "OnFailure" {
+            continue;
+        }
         // Init containers run to completion and take no probes.
         for c in spec["containers"].as_array().into_iter().flatten() {
             for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {

@@ -4,6 +4,7 @@
 use super::integrity::canary_rule;
 use super::{
     Env, ANALYSIS_TEMPLATE, CANARY_SERVICE, GATEWAY_API_PLUGIN, ROLLOUT, ROUTE, STABLE_SERVICE,
+    SYNTHETIC_TRAFFIC_TEMPLATE,
 };
 use crate::objects::{find, id, of_kind};
 use serde_json::{json, Value};
@@ -59,17 +60,20 @@ pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
         "needs rollbackWindow.revisions > 0",
     );
     let analysis = &canary["analysis"];
-    let templates = analysis["templates"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let uses = |analysis: &Value, template: &str| {
+        analysis["templates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["templateName"] == template)
+    };
     require(
-        templates
-            .iter()
-            .any(|t| t["templateName"] == ANALYSIS_TEMPLATE),
-        "background analysis must use greeter-canary-analysis",
+        uses(analysis, ANALYSIS_TEMPLATE) && uses(analysis, SYNTHETIC_TRAFFIC_TEMPLATE),
+        &format!(
+            "background analysis must use {ANALYSIS_TEMPLATE} and {SYNTHETIC_TRAFFIC_TEMPLATE}"
+        ),
     );
-    let arg = |n: &str| {
+    let arg = |analysis: &Value, n: &str| {
         analysis["args"]
             .as_array()
             .into_iter()
@@ -79,18 +83,36 @@ pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
             .unwrap_or_default()
     };
     require(
-        arg("canary-hash").pointer("/valueFrom/podTemplateHashValue") == Some(&"Latest".into()),
+        arg(analysis, "canary-hash").pointer("/valueFrom/podTemplateHashValue")
+            == Some(&"Latest".into()),
         "arg canary-hash must come from podTemplateHashValue: Latest",
     );
-    require(!arg("namespace").is_null(), "must pass arg namespace");
+    require(
+        !arg(analysis, "namespace").is_null(),
+        "must pass arg namespace",
+    );
+    // The gate: the first step sets a weight, the second analyses the canary at that weight and
+    // blocks until its measurements are in (a count, not the background's "0" = forever), and the
+    // background run (with the synthetic traffic) has started by then.
     let steps = canary["steps"].as_array().cloned().unwrap_or_default();
     require(
-        steps.iter().any(|s| s["setWeight"].is_number()),
-        "needs setWeight steps",
+        steps.first().is_some_and(|s| s["setWeight"].is_number()),
+        "the first step must set a weight",
+    );
+    let gate = steps.get(1).map(|s| &s["analysis"]).unwrap_or(&Value::Null);
+    let measurements = arg(gate, "measurements")["value"]
+        .as_str()
+        .and_then(|n| n.parse::<u32>().ok());
+    require(
+        uses(gate, ANALYSIS_TEMPLATE)
+            && measurements.is_some_and(|n| n > 0)
+            && arg(gate, "canary-hash").pointer("/valueFrom/podTemplateHashValue")
+                == Some(&"Latest".into()),
+        &format!("the second step must be the gate: an analysis with {ANALYSIS_TEMPLATE}, a measurements count > 0 and the canary's hash"),
     );
     require(
-        steps.iter().any(|s| s["pause"].is_object()),
-        "needs pause steps (time for the analysis to measure)",
+        analysis["startingStep"].as_i64().is_some_and(|s| s <= 1),
+        "the background analysis must start by the gate step (startingStep <= 1), or the gate runs without synthetic traffic",
     );
     v
 }
@@ -152,6 +174,17 @@ pub fn canary_analysis(objs: &[Value]) -> Vec<String> {
             id(t)
         ));
     }
+    // A canary failing every request has no non-5xx series: without a fallback the ratio is an
+    // empty vector (Inconclusive, a pause) instead of 0 (Failed, an abort). Audit D2.
+    if !queries
+        .iter()
+        .any(|q| q.contains("status!~\"5..\"") && q.contains("or on() vector(0)"))
+    {
+        v.push(format!(
+            "{}: the success rate's numerator needs `or on() vector(0)` (a canary failing every request must measure 0, not nothing)",
+            id(t)
+        ));
+    }
     if !queries.iter().any(|q| {
         q.contains("histogram_quantile(0.95")
             && q.contains("greeter_http_requests_duration_seconds_bucket")
@@ -197,6 +230,15 @@ pub fn canary_analysis(objs: &[Value]) -> Vec<String> {
             if m[field].is_null() {
                 v.push(format!("{mid}: {field} must be set"));
             }
+        }
+        // The gate step and the background run differ only in these args.
+        if m["count"] != "{{args.measurements}}" {
+            v.push(format!("{mid}: count must be {{{{args.measurements}}}} (the gate's count, the background's 0 = until the end)"));
+        }
+        if m["inconclusiveLimit"] != "{{args.inconclusive-limit}}" {
+            v.push(format!(
+                "{mid}: inconclusiveLimit must be {{{{args.inconclusive-limit}}}}"
+            ));
         }
     }
     v

@@ -224,6 +224,11 @@ pub fn canary_rule<'a>(route: &'a Value, stable: &str, canary: &str) -> Option<&
         })
 }
 
+/// The templates of one analysis exist, and their arguments fit the Rollout's: Argo Rollouts
+/// flattens the templates' args into one list (a name declared twice must not have two different
+/// values), fills it from the Rollout's args, and needs a value for each (argo-rollouts v1.9.0
+/// utils/analysis/helpers.go flattenArgs, MergeArgs). A supplied arg no template declares is
+/// dropped there silently: here it is a mistake.
 fn analysis_references(objs: &[Value], rollout: &Value, analysis: &Value) -> Vec<String> {
     let mut v = Vec::new();
     let supplied: BTreeSet<&str> = analysis["args"]
@@ -232,6 +237,7 @@ fn analysis_references(objs: &[Value], rollout: &Value, analysis: &Value) -> Vec
         .flatten()
         .filter_map(|a| a["name"].as_str())
         .collect();
+    let mut declared: Vec<&Value> = Vec::new();
     for t in analysis["templates"].as_array().into_iter().flatten() {
         let template_kind = if t["clusterScope"] == true {
             "ClusterAnalysisTemplate"
@@ -246,31 +252,47 @@ fn analysis_references(objs: &[Value], rollout: &Value, analysis: &Value) -> Vec
             ));
             continue;
         };
-        let declared = template["spec"]["args"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for arg in &declared {
-            let arg_name = arg["name"].as_str().unwrap_or("");
-            let has_default = !arg["value"].is_null() || !arg["valueFrom"].is_null();
-            if !has_default && !supplied.contains(arg_name) {
+        for arg in template["spec"]["args"].as_array().into_iter().flatten() {
+            let clash = declared.iter().find(|d| {
+                d["name"] == arg["name"]
+                    && d["value"].is_string()
+                    && arg["value"].is_string()
+                    && d["value"] != arg["value"]
+            });
+            if let Some(earlier) = clash {
                 v.push(format!(
-                    "{}: {} needs arg {arg_name:?}, which the Rollout does not supply",
+                    "{}: arg {} has two defaults among its templates ({} and {})",
                     id(rollout),
-                    id(template)
+                    arg["name"],
+                    earlier["value"],
+                    arg["value"]
                 ));
             }
-        }
-        for arg_name in &supplied {
-            if !declared.iter().any(|a| a["name"] == *arg_name) {
-                v.push(format!(
-                    "{}: supplies arg {arg_name:?}, which {} does not declare",
-                    id(rollout),
-                    id(template)
-                ));
-            }
+            declared.push(arg);
         }
     }
+    for arg in &declared {
+        let arg_name = arg["name"].as_str().unwrap_or("");
+        let has_default = declared
+            .iter()
+            .any(|d| d["name"] == arg_name && (!d["value"].is_null() || !d["valueFrom"].is_null()));
+        if !has_default && !supplied.contains(arg_name) {
+            v.push(format!(
+                "{}: its analysis needs arg {arg_name:?}, which the Rollout does not supply",
+                id(rollout)
+            ));
+        }
+    }
+    for arg_name in &supplied {
+        if !declared.iter().any(|a| a["name"] == *arg_name) {
+            v.push(format!(
+                "{}: supplies arg {arg_name:?}, which none of its analysis templates declares",
+                id(rollout)
+            ));
+        }
+    }
+    v.sort();
+    v.dedup();
     v
 }
 

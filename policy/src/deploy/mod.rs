@@ -98,6 +98,7 @@ pub const TLS_SECRET: &str = "greeter-tls";
 /// its configuration under trafficRouting.plugins).
 pub const GATEWAY_API_PLUGIN: &str = "argoproj-labs/gatewayAPI";
 pub const ANALYSIS_TEMPLATE: &str = "greeter-canary-analysis";
+pub const SYNTHETIC_TRAFFIC_TEMPLATE: &str = "greeter-synthetic-traffic";
 pub const CONFIG_MAP: &str = "greeter-config";
 pub const SECRET: &str = "greeter-secrets";
 pub const SECRET_KEYS: [&str; 4] = [

@@ -2,7 +2,7 @@
 //! way the API defines them, crate::network_policy).
 
 use super::config::config_map;
-use super::{Env, GATEWAY, ROLLOUT};
+use super::{Env, GATEWAY, ROLLOUT, SYNTHETIC_TRAFFIC_TEMPLATE};
 use crate::network_policy::flows::{self, Connection, Party, ANYONE};
 use crate::network_policy::{platform, Endpoint, Pod, Side};
 use crate::objects::{find, of_kind};
@@ -41,7 +41,8 @@ pub const MANAGED_REDIS_NETWORK: &str = "10.0.0.0/8";
 /// cluster DNS; Prometheus to the `metrics` ports of greeter and of the gateway; greeter to the
 /// cluster DNS (`dns`, `dns-tcp`), to the OTLP collector's `otlp-http` port and to Redis
 /// (in-cluster: its `redis` port, admitted by both ends; prod: the managed Redis network on
-/// `REDIS_PORT`). NodeLocal DNSCache is not used (deploy/README.md), so its address stays closed
+/// `REDIS_PORT`); the canary gate's synthetic traffic (an Argo Rollouts analysis Job) to greeter's
+/// `http` port and to the cluster DNS. NodeLocal DNSCache is not used (deploy/README.md), so its address stays closed
 /// like any other.
 pub fn exact_flows(env: Env, objs: &[Value]) -> Vec<String> {
     let Some(rollout) = find(objs, "Rollout", ROLLOUT) else {
@@ -50,7 +51,13 @@ pub fn exact_flows(env: Env, objs: &[Value]) -> Vec<String> {
     let Some(gateway) = find(objs, "Gateway", GATEWAY) else {
         return vec![format!("Gateway/{GATEWAY} is not rendered")];
     };
+    let Some(synthetic_traffic) = find(objs, "AnalysisTemplate", SYNTHETIC_TRAFFIC_TEMPLATE) else {
+        return vec![format!(
+            "AnalysisTemplate/{SYNTHETIC_TRAFFIC_TEMPLATE} is not rendered"
+        )];
+    };
     let greeter = Pod::of_workload(rollout);
+    let synthetic_traffic = Pod::of_workload(synthetic_traffic);
     let edge = Pod::of_workload(&runtime_pods::nginx_data_plane(gateway));
     let control_plane = platform::nginx_gateway_control_plane();
     let solver = platform::acme_http01_solver(&env.namespace());
@@ -83,6 +90,7 @@ pub fn exact_flows(env: Env, objs: &[Value]) -> Vec<String> {
         Party::checked("greeter", greeter, &Side::BOTH),
         Party::checked("ACME solver", solver, &Side::BOTH),
         Party::checked("gateway", edge, &Side::BOTH),
+        Party::checked("synthetic traffic", synthetic_traffic, &Side::BOTH),
         Party::peer("NGF control plane", Endpoint::Pod(control_plane)),
         Party::peer("Prometheus", Endpoint::Pod(platform::prometheus())),
         Party::peer("DNS", Endpoint::Pod(dns)),
@@ -105,6 +113,9 @@ pub fn exact_flows(env: Env, objs: &[Value]) -> Vec<String> {
             &edge_metrics_protocol,
         ),
         Connection::new("Prometheus", "greeter", metrics, &metrics_protocol),
+        Connection::new("synthetic traffic", "greeter", http, &http_protocol),
+        Connection::new("synthetic traffic", "DNS", dns_udp, &dns_udp_protocol),
+        Connection::new("synthetic traffic", "DNS", dns_tcp, &dns_tcp_protocol),
         Connection::new("greeter", "DNS", dns_udp, &dns_udp_protocol),
         Connection::new("greeter", "DNS", dns_tcp, &dns_tcp_protocol),
         Connection::new("greeter", "OTLP collector", otlp, &otlp_protocol),
