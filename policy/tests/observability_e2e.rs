@@ -172,11 +172,8 @@ fn shipped_queries_work_against_the_real_service_and_prometheus() {
         failures.len(),
         failures.join("\n  ")
     );
+    // Reported, not asserted: its duration depends on the machine's load.
     let elapsed = started.elapsed();
-    assert!(
-        elapsed < Duration::from_secs(90),
-        "end-to-end test took {elapsed:?}, budget 90 s"
-    );
     eprintln!(
         "observability end-to-end: {} expressions checked in {elapsed:?}",
         expressions.len()

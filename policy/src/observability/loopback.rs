@@ -149,9 +149,13 @@ impl WebhookSink {
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::Relaxed) {
                 match listener.accept() {
-                    Ok((conn, _)) => {
-                        if let Some(body) = read_request_body(conn) {
+                    Ok((mut conn, _)) => {
+                        if let Some(body) = read_request_body(&mut conn) {
+                            // Kept before the answer: whoever sees the 200 finds the body here.
                             kept.lock().expect("sink lock").push(body);
+                            let _ = conn.write_all(
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                            );
                         }
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -180,8 +184,8 @@ impl Drop for WebhookSink {
     }
 }
 
-/// Reads one request (head and Content-Length body), answers 200 "ok", returns the body.
-fn read_request_body(mut conn: TcpStream) -> Option<String> {
+/// Reads one request (head and Content-Length body) and returns the body.
+fn read_request_body(conn: &mut TcpStream) -> Option<String> {
     conn.set_nonblocking(false).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut raw = Vec::new();
@@ -209,7 +213,6 @@ fn read_request_body(mut conn: TcpStream) -> Option<String> {
         }
         raw.extend_from_slice(&buf[..n]);
     }
-    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
     Some(String::from_utf8_lossy(&raw[body_start..]).to_string())
 }
 
