@@ -753,3 +753,33 @@ fn the_gateway_data_plane_is_scraped_as_the_rules_expect() {
         "0 PodMonitors select the gateway's data plane in greeter-dev",
     );
 }
+
+#[test]
+fn promtool_evaluates_each_rule_group_after_the_groups_it_reads() {
+    let rules = observability::rules(&objects());
+    let tests = promtool_tests();
+    assert_eq!(
+        checks::promtool_eval_order_problems(&rules, &tests),
+        Vec::<String>::new()
+    );
+
+    let mut unordered = tests.clone();
+    unordered[0]
+        .as_object_mut()
+        .expect("a test file is a map")
+        .remove("group_eval_order");
+    assert_problem(
+        &checks::promtool_eval_order_problems(&rules, &unordered),
+        "test file #0: group_eval_order does not name greeter-sli.rules",
+    );
+
+    let mut reversed = tests.clone();
+    let order = reversed[0]["group_eval_order"]
+        .as_array_mut()
+        .expect("group_eval_order is a list");
+    order.swap(0, 1);
+    assert_problem(
+        &checks::promtool_eval_order_problems(&rules, &reversed),
+        "test file #0: greeter-slo.rules is evaluated before greeter-sli.rules",
+    );
+}

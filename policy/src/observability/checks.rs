@@ -469,3 +469,56 @@ pub fn gateway_scrape_problems(objects: &[Value], data_plane: &Value, job: &str)
     }
     problems
 }
+
+/// promtool evaluates rule groups in map order unless a test file names them in
+/// `group_eval_order`; a group that reads another group's recorded series then sees it one
+/// evaluation late on some runs only (a CI flake). Every test file must name every group, each
+/// after the groups whose series it reads.
+pub fn promtool_eval_order_problems(rules: &[Rule], tests: &[Value]) -> Vec<String> {
+    let mut groups: Vec<&str> = Vec::new();
+    for rule in rules {
+        if !groups.contains(&rule.group.as_str()) {
+            groups.push(&rule.group);
+        }
+    }
+    let recorded_by = |series: &str| {
+        rules
+            .iter()
+            .find(|r| r.record.as_deref() == Some(series))
+            .map(|r| r.group.as_str())
+    };
+    let mut problems = Vec::new();
+    for (index, file) in tests.iter().enumerate() {
+        let order: Vec<&str> = file["group_eval_order"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for group in &groups {
+            let Some(position) = order.iter().position(|g| g == group) else {
+                problems.push(format!(
+                    "test file #{index}: group_eval_order does not name {group}"
+                ));
+                continue;
+            };
+            for rule in rules.iter().filter(|r| r.group == *group) {
+                for reads in promql::references(&rule.expr)
+                    .metrics()
+                    .iter()
+                    .filter_map(|name| recorded_by(name))
+                    .filter(|source| source != group)
+                {
+                    if order.iter().position(|g| *g == reads) > Some(position) {
+                        problems.push(format!(
+                            "test file #{index}: {group} is evaluated before {reads}, whose series it reads"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    problems
+}
