@@ -47,6 +47,7 @@ pub struct Settings {
     pub redis_key: String,
     pub server: ServerSettings,
     pub telemetry: TelemetrySettings,
+    pub faults: FaultSettings,
 }
 
 /// What the secrets configure: all of it is rebuilt when the secret files change.
@@ -110,6 +111,22 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
 }
 
+/// Failures injected on purpose, for game days (docs/configuration.md, "Fault injection"). Off
+/// by default; the policy tests keep them out of every overlay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaultSettings {
+    /// The share of requests to the app routes (never the probes) answered 500.
+    pub error_ratio: f64,
+    /// How much later every visit store call answers, inside the Redis command timeout.
+    pub visit_store_delay: Duration,
+}
+
+impl FaultSettings {
+    pub fn any(&self) -> bool {
+        self.error_ratio > 0.0 || !self.visit_store_delay.is_zero()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
@@ -171,6 +188,8 @@ pub const VARIABLES: &[&str] = &[
     "OTEL_SERVICE_NAME",
     "OTEL_RESOURCE_ATTRIBUTES",
     "OTEL_BSP_MAX_QUEUE_SIZE",
+    "FAULT_ERROR_RATIO",
+    "FAULT_VISIT_STORE_DELAY_MS",
 ];
 
 /// The merged layers, still as text.
@@ -301,6 +320,20 @@ impl Values {
             ));
         }
         Ok(value)
+    }
+
+    /// A share, 0 to 1 inclusive, as a decimal number (`0.25`); unset is 0.
+    fn ratio(&self, variable: &str) -> Result<f64, ConfigError> {
+        let Some(text) = self.get(variable) else {
+            return Ok(0.0);
+        };
+        match text.trim().parse::<f64>() {
+            Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+            _ => Err(ConfigError::new(
+                variable,
+                format!("{text:?} is not a number from 0 to 1"),
+            )),
+        }
     }
 
     fn millis(&self, variable: &str, default: u64, max: u64) -> Result<Duration, ConfigError> {
@@ -501,6 +534,12 @@ impl Settings {
             redis_key: v.string("REDIS_KEY", "greeter:visits"),
             server,
             telemetry: parse_telemetry(v)?,
+            faults: FaultSettings {
+                error_ratio: v.ratio("FAULT_ERROR_RATIO")?,
+                visit_store_delay: v
+                    .number("FAULT_VISIT_STORE_DELAY_MS", 0, 0, 60_000)
+                    .map(Duration::from_millis)?,
+            },
         })
     }
 }
@@ -793,6 +832,32 @@ mod tests {
         assert_eq!(s.telemetry.log_format, LogFormat::Json);
         assert_eq!(s.server.shutdown_delay, Duration::from_secs(5));
         assert_eq!(s.server.shutdown_timeout, Duration::from_secs(10));
+        assert!(!s.faults.any(), "no fault unless asked for");
+    }
+
+    #[test]
+    fn faults_when_asked_for() {
+        let s = load_from(&env(&[
+            ("FAULT_ERROR_RATIO", "0.25"),
+            ("FAULT_VISIT_STORE_DELAY_MS", "300"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.faults,
+            FaultSettings {
+                error_ratio: 0.25,
+                visit_store_delay: Duration::from_millis(300),
+            }
+        );
+        for (variable, value) in [
+            ("FAULT_ERROR_RATIO", "1"),
+            ("FAULT_VISIT_STORE_DELAY_MS", "1"),
+        ] {
+            assert!(
+                load_from(&env(&[(variable, value)])).unwrap().faults.any(),
+                "{variable}"
+            );
+        }
     }
 
     #[test]
@@ -844,6 +909,18 @@ mod tests {
             ),
             (vec![("CONFIG_DIR", "/nonexistent/greeter")], "CONFIG_DIR"),
             (vec![("APP_ENV", "../etc")], "APP_ENV"),
+            (vec![("FAULT_ERROR_RATIO", "1.5")], "FAULT_ERROR_RATIO"),
+            (vec![("FAULT_ERROR_RATIO", "-0.1")], "FAULT_ERROR_RATIO"),
+            (vec![("FAULT_ERROR_RATIO", "NaN")], "FAULT_ERROR_RATIO"),
+            (vec![("FAULT_ERROR_RATIO", "half")], "FAULT_ERROR_RATIO"),
+            (
+                vec![("FAULT_VISIT_STORE_DELAY_MS", "-5")],
+                "FAULT_VISIT_STORE_DELAY_MS",
+            ),
+            (
+                vec![("FAULT_VISIT_STORE_DELAY_MS", "60001")],
+                "FAULT_VISIT_STORE_DELAY_MS",
+            ),
         ] {
             assert_eq!(error_of(&pairs).variable, variable, "{pairs:?}");
         }

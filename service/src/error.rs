@@ -33,6 +33,9 @@ pub enum ApiError {
     StoreUnavailable(#[from] StoreError),
     #[error("shutting down")]
     ShuttingDown,
+    /// `FAULT_ERROR_RATIO` (`crate::faults`).
+    #[error("injected fault (FAULT_ERROR_RATIO)")]
+    InjectedFault,
 }
 
 /// RFC 9457 problem details (`application/problem+json`): every error body.
@@ -75,6 +78,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::InjectedFault => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::AuthNotConfigured
             | ApiError::StoreUnavailable(_)
             | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use greeter::startup::Application;
-use greeter::{configuration, telemetry};
+use greeter::{configuration, synthetic_traffic, telemetry};
 
 /// mimalloc instead of glibc's malloc: a request makes dozens of small allocations (headers,
 /// span attributes, JSON), and glibc's malloc and free were a fifth of its instructions
@@ -13,7 +13,26 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Bound on flushing traces at exit (part of the documented shutdown budget).
 const TRACE_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// No argument: the service. `synthetic-traffic …`: the load generator, which needs none of the
+/// service's configuration.
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.split_first() {
+        None => serve(),
+        Some((command, rest)) if command == synthetic_traffic::COMMAND => {
+            synthetic_traffic::main(rest)
+        }
+        Some((other, _)) => {
+            eprintln!(
+                "greeter: unknown command {other:?}; run without arguments to serve, or `greeter {} --help`",
+                synthetic_traffic::COMMAND
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve() -> ExitCode {
     let settings = match configuration::load() {
         Ok(settings) => settings,
         Err(e) => {

@@ -10,18 +10,19 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::middleware::{
+    from_fn, Condition, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Next,
+};
 use actix_web::{web, App, HttpResponse, HttpServer};
-use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use chrono::FixedOffset;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
 use crate::build_info::BUILD;
-use crate::configuration::{SecretSettings, Settings};
+use crate::configuration::{FaultSettings, SecretSettings, Settings};
 use crate::error::{ApiError, Problem, PROBLEM_JSON};
-use crate::metrics::{Metrics, HTTP_BUCKETS};
+use crate::metrics::Metrics;
 use crate::routes::{self, SecretState};
 use crate::swappable::Swappable;
 use crate::telemetry::RequestSpans;
@@ -68,6 +69,7 @@ pub struct AppState {
     pub secret: Swappable<SecretState>,
     pub lifecycle: Lifecycle,
     pub metrics: Metrics,
+    pub faults: FaultSettings,
 }
 
 pub struct Application {
@@ -112,29 +114,29 @@ impl Application {
                 prometheus::process_collector::ProcessCollector::for_self(),
             ))
             .map_err(|e| StartupError::Metrics(e.to_string()))?;
-        let http_metrics = PrometheusMetricsBuilder::new("greeter")
-            .registry(metrics.registry.clone())
-            .buckets(HTTP_BUCKETS)
-            .mask_unmatched_patterns("UNKNOWN")
-            // Kubelet probes would inflate the success ratio the SLOs and canary analysis read.
-            .exclude("/healthz")
-            .exclude("/readyz")
-            .build()
-            .map_err(|e| StartupError::Metrics(e.to_string()))?;
 
+        let faults = settings.faults;
+        if faults.any() {
+            tracing::warn!(
+                error_ratio = faults.error_ratio,
+                visit_store_delay_ms = faults.visit_store_delay.as_millis() as u64,
+                "fault injection is on: this instance fails on purpose (FAULT_* settings)"
+            );
+        }
         let store = match &settings.redis {
             Some(redis) => VisitStore::redis(
                 redis,
                 settings.secrets.redis_password.as_ref(),
                 settings.redis_key.clone(),
                 metrics.clone(),
+                faults.visit_store_delay,
             )
             .map_err(StartupError::Store)?,
             None => {
                 tracing::warn!(
                     "REDIS_HOST is not set: visits are kept in process memory and lost on restart"
                 );
-                VisitStore::memory(metrics.clone())
+                VisitStore::memory(metrics.clone(), faults.visit_store_delay)
             }
         };
 
@@ -145,6 +147,7 @@ impl Application {
             secret: Swappable::new(SecretState::new(&settings.secrets.auth)),
             lifecycle: lifecycle.clone(),
             metrics: metrics.clone(),
+            faults,
         });
         let pinged = WorkerVisitStore::new(store.clone());
         let mut background = vec![actix_web::rt::spawn(async move {
@@ -169,7 +172,6 @@ impl Application {
             public_app(
                 state.clone(),
                 WorkerVisitStore::new(worker_store.clone()),
-                http_metrics.clone(),
                 body_limit,
             )
         })
@@ -279,7 +281,6 @@ impl Application {
 fn public_app(
     state: web::Data<AppState>,
     store: WorkerVisitStore,
-    http_metrics: PrometheusMetrics,
     body_limit: usize,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
@@ -290,6 +291,7 @@ fn public_app(
         InitError = (),
     >,
 > {
+    let inject_errors = state.faults.error_ratio > 0.0;
     App::new()
         .app_data(state)
         .app_data(web::Data::new(store))
@@ -315,8 +317,12 @@ fn public_app(
         // Innermost first: anything that is still a plain error becomes problem+json.
         .wrap(ErrorHandlers::new().default_handler(problem_for_plain_errors))
         .wrap(from_fn(reject_oversized_requests))
+        .wrap(Condition::new(
+            inject_errors,
+            from_fn(crate::faults::inject_errors),
+        ))
         .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
-        .wrap(http_metrics)
+        .wrap(from_fn(crate::http_metrics::record_requests))
         .wrap(TracingLogger::<RequestSpans>::new())
 }
 

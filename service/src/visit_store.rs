@@ -12,6 +12,10 @@
 //!   handle one command per batch instead of one per request. Reads coalesce the same way. A
 //!   request only ever joins a batch that has not been sent yet, so it reads every write that was
 //!   acknowledged before it arrived.
+//!
+//! Synthetic traffic (`X-Greeter-Traffic: synthetic`) counts on a counter of its own,
+//! `<REDIS_KEY>:synthetic`, through the same commands, batches and timeouts, so that it exercises
+//! a canary's Redis path without changing the visit count clients see.
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::future::{poll_fn, Future};
@@ -32,6 +36,7 @@ use tokio::time::{timeout_at, Instant, MissedTickBehavior};
 use crate::configuration::RedisSettings;
 use crate::metrics::Metrics;
 use crate::redis_pool::{RedisPool, RotatingManager};
+use crate::traffic::TrafficClass;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -80,13 +85,15 @@ impl Operation {
 }
 
 enum Backend {
-    Memory(AtomicU64),
+    /// Indexed by `TrafficClass`.
+    Memory([AtomicU64; 2]),
     Redis(RedisBackend),
 }
 
 struct RedisBackend {
     pool: RedisPool,
-    key: String,
+    /// The counters' keys, indexed by `TrafficClass`.
+    keys: [String; 2],
     command_timeout: Duration,
     checkout_timeout: Duration,
     /// Requests per `INCRBY` and per `GET`, indexed by `Batched`.
@@ -105,18 +112,22 @@ pub struct VisitStore {
     metrics: Metrics,
     operations: [OperationMetrics; 3],
     up: IntGauge,
+    /// `FAULT_VISIT_STORE_DELAY_MS`: how much later than it could every answer comes.
+    stall: Duration,
 }
 
 impl VisitStore {
-    pub fn memory(metrics: Metrics) -> Arc<Self> {
-        Self::new(Backend::Memory(AtomicU64::new(0)), metrics)
+    pub fn memory(metrics: Metrics, stall: Duration) -> Arc<Self> {
+        Self::new(Backend::Memory(Default::default()), metrics, stall)
     }
 
+    /// `key` counts client visits, `<key>:synthetic` synthetic ones.
     pub fn redis(
         settings: &RedisSettings,
         password: Option<&SecretString>,
         key: String,
         metrics: Metrics,
+        stall: Duration,
     ) -> Result<Arc<Self>, String> {
         let manager = RotatingManager::new(settings, password)?;
         let pool = RedisPool::builder(manager)
@@ -132,7 +143,7 @@ impl VisitStore {
             .map_err(|e| e.to_string())?;
         let backend = Backend::Redis(RedisBackend {
             pool,
-            key,
+            keys: TrafficClass::ALL.map(|traffic| counter_key(&key, traffic)),
             command_timeout: settings.command_timeout,
             // Bounds wait + create + recycle together, whatever deadpool does inside.
             checkout_timeout: settings.connect_timeout + settings.command_timeout,
@@ -142,10 +153,10 @@ impl VisitStore {
                     .with_label_values(&[batched.operation().label(), "redis"])
             }),
         });
-        Ok(Self::new(backend, metrics))
+        Ok(Self::new(backend, metrics, stall))
     }
 
-    fn new(backend: Backend, metrics: Metrics) -> Arc<Self> {
+    fn new(backend: Backend, metrics: Metrics, stall: Duration) -> Arc<Self> {
         let name = backend_name(&backend);
         let operations = Operation::ALL.map(|operation| {
             let labels = [operation.label(), name];
@@ -160,6 +171,7 @@ impl VisitStore {
             metrics,
             operations,
             up,
+            stall,
         })
     }
 
@@ -187,6 +199,14 @@ impl VisitStore {
     }
 }
 
+/// `REDIS_KEY` counts client visits; `<REDIS_KEY>:synthetic` synthetic ones.
+fn counter_key(key: &str, traffic: TrafficClass) -> String {
+    match traffic {
+        TrafficClass::Client => key.to_string(),
+        TrafficClass::Synthetic => format!("{key}:{}", traffic.label()),
+    }
+}
+
 fn backend_name(backend: &Backend) -> &'static str {
     match backend {
         Backend::Memory(_) => "memory",
@@ -203,8 +223,8 @@ pub struct WorkerVisitStore {
 struct Worker {
     store: Arc<VisitStore>,
     connection: RefCell<Option<(Object<RotatingManager>, MultiplexedConnection)>>,
-    /// Indexed by `Batched`.
-    lanes: [Lane; 2],
+    /// Indexed by `TrafficClass`, then `Batched`: each counter has batches of its own.
+    lanes: [[Lane; 2]; 2],
 }
 
 /// The Redis commands that requests share.
@@ -236,13 +256,19 @@ impl WorkerVisitStore {
         }
     }
 
-    /// Atomically adds one visit and returns the new count.
-    pub async fn increment(&self) -> Result<u64, StoreError> {
+    /// Atomically adds one visit to the traffic class's counter and returns its new count.
+    pub async fn increment(&self, traffic: TrafficClass) -> Result<u64, StoreError> {
+        let store = &self.worker.store;
         self.observe(Operation::Incr, async {
-            match &self.worker.store.backend {
-                Backend::Memory(count) => Ok(count.fetch_add(1, Ordering::SeqCst) + 1),
+            match &store.backend {
+                Backend::Memory(counts) => {
+                    stalled(store.stall, async {
+                        Ok(counts[traffic as usize].fetch_add(1, Ordering::SeqCst) + 1)
+                    })
+                    .await
+                }
                 Backend::Redis(_) => {
-                    let (batch, position) = Worker::join(&self.worker, Batched::Incr);
+                    let (batch, position) = Worker::join(&self.worker, traffic, Batched::Incr);
                     let last = batch.outcome().await?;
                     // `INCRBY size` answered `last`: the batch's counts are last-size+1 ..= last.
                     count(last - batch.size.get() + 1 + position)
@@ -252,12 +278,19 @@ impl WorkerVisitStore {
         .await
     }
 
-    pub async fn count(&self) -> Result<u64, StoreError> {
+    /// The traffic class's count.
+    pub async fn count(&self, traffic: TrafficClass) -> Result<u64, StoreError> {
+        let store = &self.worker.store;
         self.observe(Operation::Get, async {
-            match &self.worker.store.backend {
-                Backend::Memory(count) => Ok(count.load(Ordering::SeqCst)),
+            match &store.backend {
+                Backend::Memory(counts) => {
+                    stalled(store.stall, async {
+                        Ok(counts[traffic as usize].load(Ordering::SeqCst))
+                    })
+                    .await
+                }
                 Backend::Redis(_) => {
-                    let (batch, _) = Worker::join(&self.worker, Batched::Get);
+                    let (batch, _) = Worker::join(&self.worker, traffic, Batched::Get);
                     count(batch.outcome().await?)
                 }
             }
@@ -281,9 +314,10 @@ impl WorkerVisitStore {
     /// The store answers a ping within its timeout. Not batched: it checks the connection,
     /// every time.
     async fn ping(&self) -> Result<(), StoreError> {
+        let store = &self.worker.store;
         self.observe(Operation::Ping, async {
-            match &self.worker.store.backend {
-                Backend::Memory(_) => Ok(()),
+            match &store.backend {
+                Backend::Memory(_) => stalled(store.stall, async { Ok(()) }).await,
                 Backend::Redis(redis) => {
                     let deadline = Instant::now() + redis.checkout_timeout + redis.command_timeout;
                     let _: String = self
@@ -332,6 +366,15 @@ impl WorkerVisitStore {
     }
 }
 
+/// `answer`, `stall` later: what `FAULT_VISIT_STORE_DELAY_MS` makes of every store call. Around a
+/// Redis command it runs inside the command timeout, like a Redis that answers late.
+async fn stalled<T>(stall: Duration, answer: impl Future<Output = T>) -> T {
+    if !stall.is_zero() {
+        tokio::time::sleep(stall).await;
+    }
+    answer.await
+}
+
 /// A count as the API returns it: someone may have set the key below zero.
 fn count(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value)
@@ -341,8 +384,10 @@ fn count(value: i64) -> Result<u64, StoreError> {
 impl Worker {
     /// Joins the lane's open batch, or opens one and starts the task that sends it. Returns the
     /// batch and this request's position in it.
-    fn join(this: &Rc<Self>, batched: Batched) -> (Rc<Batch>, i64) {
-        let mut open = this.lanes[batched as usize].open.borrow_mut();
+    fn join(this: &Rc<Self>, traffic: TrafficClass, batched: Batched) -> (Rc<Batch>, i64) {
+        let mut open = this.lanes[traffic as usize][batched as usize]
+            .open
+            .borrow_mut();
         if let Some(batch) = open.as_ref() {
             let position = batch.size.get();
             batch.size.set(position + 1);
@@ -352,19 +397,20 @@ impl Worker {
         *open = Some(batch.clone());
         // A task of its own, not the first request's future: a request dropped by its client
         // must not strand the others in its batch.
-        actix_web::rt::spawn(Self::send(this.clone(), batched, batch.clone()));
+        actix_web::rt::spawn(Self::send(this.clone(), traffic, batched, batch.clone()));
         (batch, 0)
     }
 
     /// Waits until the lane's previous batch is answered, closes this one and sends it as one
     /// command. Each request in it is answered within one checkout plus one command timeout of
     /// the batch opening, as if it were alone.
-    async fn send(self: Rc<Self>, batched: Batched, batch: Rc<Batch>) {
+    async fn send(self: Rc<Self>, traffic: TrafficClass, batched: Batched, batch: Rc<Batch>) {
         let Backend::Redis(redis) = &self.store.backend else {
             unreachable!("only Redis commands are batched")
         };
         let deadline = batch.opened + redis.checkout_timeout + redis.command_timeout;
-        let lane = &self.lanes[batched as usize];
+        let lane = &self.lanes[traffic as usize][batched as usize];
+        let key = &redis.keys[traffic as usize];
         let on_the_wire = timeout_at(deadline, lane.on_the_wire.lock()).await;
         // Closed whether it is sent or timed out waiting: later requests open the next batch.
         lane.open.borrow_mut().take();
@@ -375,11 +421,11 @@ impl Worker {
                 redis.batch_sizes[batched as usize].observe(size as f64);
                 match batched {
                     Batched::Incr => {
-                        let cmd = redis::cmd("INCRBY").arg(&redis.key).arg(size).to_owned();
+                        let cmd = redis::cmd("INCRBY").arg(key).arg(size).to_owned();
                         self.query(redis, &cmd, deadline).await
                     }
                     Batched::Get => {
-                        let cmd = redis::cmd("GET").arg(&redis.key).to_owned();
+                        let cmd = redis::cmd("GET").arg(key).to_owned();
                         let value: Result<Option<i64>, _> = self.query(redis, &cmd, deadline).await;
                         value.map(|value| value.unwrap_or(0))
                     }
@@ -397,7 +443,8 @@ impl Worker {
     ) -> Result<T, StoreError> {
         let mut conn = self.connection(redis, deadline).await?;
         let command_deadline = deadline.min(Instant::now() + redis.command_timeout);
-        let result = match timeout_at(command_deadline, cmd.query_async(&mut conn)).await {
+        let answer = stalled(self.store.stall, cmd.query_async(&mut conn));
+        let result = match timeout_at(command_deadline, answer).await {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(e)) => StoreError::Unavailable(e.to_string()),
             Err(_) => StoreError::Timeout(redis.command_timeout),
@@ -497,18 +544,20 @@ mod tests {
             command_timeout: Duration::from_millis(50),
         };
         let metrics = Metrics::new(&BUILD).unwrap();
-        let store = VisitStore::redis(&settings, None, "visits".into(), metrics).unwrap();
+        let store =
+            VisitStore::redis(&settings, None, "visits".into(), metrics, Duration::ZERO).unwrap();
         let worker = WorkerVisitStore::new(store);
 
-        let held = worker.worker.lanes[Batched::Incr as usize]
+        let client = TrafficClass::Client;
+        let held = worker.worker.lanes[client as usize][Batched::Incr as usize]
             .on_the_wire
             .lock()
             .await;
-        let error = worker.increment().await.unwrap_err();
+        let error = worker.increment(client).await.unwrap_err();
         assert!(matches!(error, StoreError::Timeout(_)), "{error:?}");
         drop(held);
         // A fresh batch is sent: nothing listens on the port, so the checkout fails at once.
-        let error = worker.increment().await.unwrap_err();
+        let error = worker.increment(client).await.unwrap_err();
         assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
     }
 

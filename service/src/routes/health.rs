@@ -5,6 +5,9 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, Problem};
 use crate::startup::AppState;
 
+/// The kubelet's probes: never counted in the HTTP metrics, never failed by fault injection.
+pub const PROBES: [&str; 2] = ["/healthz", "/readyz"];
+
 /// `GET /healthz`, `GET /readyz`.
 #[derive(Serialize, ToSchema)]
 pub struct Status {

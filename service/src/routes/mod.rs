@@ -8,7 +8,7 @@ pub(crate) mod version;
 pub(crate) mod visits;
 
 pub use greet::greet;
-pub use health::{healthz, readyz};
+pub use health::{healthz, readyz, PROBES};
 pub use secret::{secret, SecretState};
 pub use version::version;
 pub use visits::{count_visits, record_visit};

@@ -37,6 +37,11 @@ fn invalid_settings_exit_2_naming_the_variable() {
             ],
             "JWT_SECRET",
         ),
+        (vec![("FAULT_ERROR_RATIO", "2")], "FAULT_ERROR_RATIO"),
+        (
+            vec![("FAULT_VISIT_STORE_DELAY_MS", "soon")],
+            "FAULT_VISIT_STORE_DELAY_MS",
+        ),
     ] {
         let (code, stdout, stderr) = run_with(&env);
         assert_eq!(code, Some(2), "{env:?}: {stderr}");

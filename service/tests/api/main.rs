@@ -2,6 +2,7 @@
 
 mod auth;
 mod config_errors;
+mod faults;
 mod greet;
 mod health;
 mod helpers;
@@ -12,5 +13,7 @@ mod redis_tls;
 mod secret_rotation;
 mod secrets_in_logs;
 mod shutdown;
+mod synthetic_traffic;
 mod traces;
+mod traffic;
 mod visits;

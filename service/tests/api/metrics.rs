@@ -13,11 +13,11 @@ async fn documented_metrics_on_the_metrics_port() {
     app.get("/readyz").await;
     let metrics = app.metrics().await;
     for expected in [
-        r#"greeter_http_requests_total{endpoint="/visits",method="POST",status="200"} 1"#,
-        r#"greeter_http_requests_total{endpoint="/visits",method="GET",status="200"} 1"#,
-        r#"greeter_http_requests_total{endpoint="/",method="GET",status="200"} 1"#,
-        r#"greeter_http_requests_duration_seconds_bucket{endpoint="/",method="GET",status="200",le="0.25"} 1"#,
-        r#"greeter_http_requests_duration_seconds_count{endpoint="/visits",method="POST",status="200"} 1"#,
+        r#"greeter_http_requests_total{endpoint="/visits",method="POST",status="200",traffic="client"} 1"#,
+        r#"greeter_http_requests_total{endpoint="/visits",method="GET",status="200",traffic="client"} 1"#,
+        r#"greeter_http_requests_total{endpoint="/",method="GET",status="200",traffic="client"} 1"#,
+        r#"greeter_http_requests_duration_seconds_bucket{endpoint="/",method="GET",status="200",traffic="client",le="0.25"} 1"#,
+        r#"greeter_http_requests_duration_seconds_count{endpoint="/visits",method="POST",status="200",traffic="client"} 1"#,
         r#"greeter_build_info{revision="#,
         r#"greeter_visit_store_operations_total{backend="redis",operation="incr"} 1"#,
         r#"greeter_visit_store_operations_total{backend="redis",operation="get"} 1"#,
@@ -62,7 +62,7 @@ async fn store_errors_are_counted_by_kind() {
     assert!(metrics.contains(r#"greeter_visit_store_errors_total{backend="redis",kind="unavailable",operation="incr"} 1"#), "{metrics}");
     assert!(metrics.contains(r#"greeter_visit_store_up{backend="redis"} 0"#));
     assert!(metrics.contains(
-        r#"greeter_http_requests_total{endpoint="/visits",method="POST",status="503"} 1"#
+        r#"greeter_http_requests_total{endpoint="/visits",method="POST",status="503",traffic="client"} 1"#
     ));
     app.stop().await;
 }
@@ -76,7 +76,7 @@ async fn unknown_paths_do_not_create_label_values() {
     let metrics = app.metrics().await;
     assert!(
         metrics.contains(
-            r#"greeter_http_requests_total{endpoint="UNKNOWN",method="GET",status="404"} 20"#
+            r#"greeter_http_requests_total{endpoint="UNKNOWN",method="GET",status="404",traffic="client"} 20"#
         ),
         "{metrics}"
     );
@@ -87,6 +87,28 @@ async fn unknown_paths_do_not_create_label_values() {
         .filter_map(|l| l.split("endpoint=\"").nth(1)?.split('"').next())
         .collect();
     assert_eq!(endpoints.into_iter().collect::<Vec<_>>(), ["UNKNOWN"]);
+    app.stop().await;
+}
+
+/// What a middleware refuses before any handler runs is answered, so it is counted too.
+#[actix_web::test]
+async fn refused_requests_are_counted_with_their_status() {
+    let app = spawn_app(&[("REQUEST_BODY_LIMIT_BYTES", "16".into())]).await;
+    let response = app
+        .client
+        .post(format!("{}/visits", app.address))
+        .body("x".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_problem(response, 413).await;
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(
+            r#"greeter_http_requests_total{endpoint="/visits",method="POST",status="413",traffic="client"} 1"#
+        ),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
