@@ -709,11 +709,44 @@ fn canary_strategy_catches_a_missing_gate_or_synthetic_traffic() {
     );
     // A gate with the background's count "0" never ends: it would block forever, not gate.
     let objs = broken(Env::Dev, "Rollout", "greeter", |r| {
-        *at(r, "/spec/strategy/canary/steps/1/analysis/args/2/value") = json!("0");
+        at(r, "/spec/strategy/canary/steps/1/analysis/args")
+            .as_array_mut()
+            .expect("gate args")
+            .push(json!({"name": "measurements", "value": "0"}));
     });
     assert_flags(
         canary::canary_strategy(&objs),
         "the second step must be the gate",
+    );
+    // The real controller judged this one: with an indefinite default the Rollout is InvalidSpec
+    // ("runs indefinitely"), even though the step passed a count.
+    let objs = broken(
+        Env::Dev,
+        "AnalysisTemplate",
+        "greeter-canary-analysis",
+        |t| {
+            let args = at(t, "/spec/args").as_array_mut().expect("args");
+            let measurements = args
+                .iter_mut()
+                .find(|a| a["name"] == "measurements")
+                .expect("a measurements arg");
+            measurements["value"] = json!("0");
+        },
+    );
+    assert_flags(
+        canary::canary_strategy(&objs),
+        "default measurements must be a count > 0",
+    );
+    // Without "0" the background run would stop after the gate's count, long before promotion.
+    let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
+        at(r, "/spec/strategy/canary/analysis/args")
+            .as_array_mut()
+            .expect("background args")
+            .retain(|a| a["name"] != "measurements");
+    });
+    assert_flags(
+        canary::canary_strategy(&objs),
+        "the background analysis must pass measurements \"0\"",
     );
     let objs = broken(Env::Staging, "Rollout", "greeter", |r| {
         at(r, "/spec/strategy/canary/analysis/templates")

@@ -100,9 +100,30 @@ pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
         "the first step must set a weight",
     );
     let gate = steps.get(1).map(|s| &s["analysis"]).unwrap_or(&Value::Null);
-    let measurements = arg(gate, "measurements")["value"]
-        .as_str()
-        .and_then(|n| n.parse::<u32>().ok());
+    let count = |arg: &Value| arg["value"].as_str().and_then(|n| n.parse::<u32>().ok());
+    // Argo Rollouts validates a step's templates with the templates' own default args, not the
+    // step's (v1.9.0 validation_references.go ValidateAnalysisTemplateWithType): a default of "0"
+    // (indefinitely) makes the Rollout InvalidSpec whatever the step passes. So the gate's count
+    // is the template's default, and only the background run passes "0".
+    let template_default = find(objs, "AnalysisTemplate", ANALYSIS_TEMPLATE)
+        .map(|t| {
+            t["spec"]["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["name"] == "measurements")
+                .and_then(count)
+        })
+        .unwrap_or_default();
+    require(
+        template_default.is_some_and(|n| n > 0),
+        &format!("{ANALYSIS_TEMPLATE}'s default measurements must be a count > 0: the controller validates step analyses with the template's defaults and rejects a metric that runs indefinitely"),
+    );
+    require(
+        count(&arg(analysis, "measurements")) == Some(0),
+        "the background analysis must pass measurements \"0\" (it watches until promotion)",
+    );
+    let measurements = count(&arg(gate, "measurements")).or(template_default);
     require(
         uses(gate, ANALYSIS_TEMPLATE)
             && measurements.is_some_and(|n| n > 0)
