@@ -12,3 +12,18 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 require_cmd() {
   command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed: $2"
 }
+
+# use_test_cluster: the test cluster (scripts/cluster, docs/testing.md) for the rest of the script:
+# started when none is up, and then stopped when the script exits (GREETER_KEEP_CLUSTER=1 keeps
+# it; this sets the script's EXIT trap); a cluster that was already up stays up. Exports KUBECONFIG
+# and GREETER_REPO. Needs root.
+use_test_cluster() {
+  if ! "$ROOT/scripts/cluster" status >/dev/null 2>&1; then
+    log "scripts/cluster up"
+    local start=$SECONDS
+    "$ROOT/scripts/cluster" up
+    if [ "${GREETER_KEEP_CLUSTER:-}" != 1 ]; then trap '"$ROOT/scripts/cluster" down' EXIT; fi
+    log "cluster up in $((SECONDS - start)) s"
+  fi
+  export KUBECONFIG="${GREETER_CLUSTER_DIR:-$ROOT/.cluster}/kubeconfig" GREETER_REPO="$ROOT"
+}

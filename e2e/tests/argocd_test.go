@@ -18,7 +18,7 @@ func TestBootstrapKeepsTheKeysTheInstallSet(t *testing.T) {
 	f := fixture.New(t)
 	cmd := exec.CommandContext(f.Ctx, f.Path("scripts", "bootstrap-argocd"), "--install")
 	// The script's kubectl is the one built from the pinned Kubernetes.
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(f.Kubectl)+":"+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(f.Kubectl.Path)+":"+os.Getenv("PATH"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("scripts/bootstrap-argocd --install: %v\n%s", err, out)
 	}

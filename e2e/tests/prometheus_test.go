@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"greeter-gitops/e2e/fixture"
+	"greeter-gitops/e2e/internal/deploy"
 )
 
 // Metrics of components that do not run in the test cluster, so no expression over them can have
@@ -184,7 +185,7 @@ func number(t *testing.T, f *fixture.Fixture, query string) float64 {
 // template's default address).
 func analysisQueries(t *testing.T, f *fixture.Fixture, s *fixture.Scenario, hash string) map[string]string {
 	t.Helper()
-	template, err := f.Dynamic.Resource(fixture.AnalysisTemplateResource).Namespace(s.Namespace()).
+	template, err := f.Dynamic.Resource(deploy.AnalysisTemplateResource).Namespace(s.Namespace()).
 		Get(f.Ctx, "greeter-canary-analysis", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

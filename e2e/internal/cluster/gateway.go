@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"io"
 	"log"
 	"net"
@@ -23,7 +24,7 @@ func ServeGateway(listen, target string) error {
 		}
 		go func() {
 			defer client.Close()
-			server, err := dialInNamespace(target)
+			server, err := DialInNamespace(context.Background(), "tcp", target)
 			if err != nil {
 				log.Printf("dial %s: %v", target, err)
 				return

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -90,9 +91,10 @@ func inNamespace(argv ...string) []string {
 	return append([]string{"ip", "netns", "exec", Namespace}, argv...)
 }
 
-// dialInNamespace opens a TCP connection from inside the namespace (the socket belongs to the
-// namespace of the thread that creates it).
-func dialInNamespace(address string) (net.Conn, error) {
+// DialInNamespace opens a connection from inside the cluster's network namespace (the socket
+// belongs to the namespace of the thread that creates it). Its signature is http.Transport's
+// DialContext, so a client on the host reaches Service and pod addresses as a node would.
+func DialInNamespace(ctx context.Context, network, address string) (net.Conn, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
@@ -102,16 +104,20 @@ func dialInNamespace(address string) (net.Conn, error) {
 	defer own.Close()
 	target, err := os.Open(netnsPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the test cluster's network namespace: %w (is the cluster up? scripts/cluster status)", err)
 	}
 	defer target.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 		return nil, fmt.Errorf("enter %s: %w", Namespace, err)
 	}
-	conn, dialErr := net.Dial("tcp", address)
+	var dialer net.Dialer
+	conn, dialErr := dialer.DialContext(ctx, network, address)
 	if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
 		// This thread cannot go back: leave it locked so the runtime discards it.
 		runtime.LockOSThread()
+		if conn != nil {
+			_ = conn.Close()
+		}
 		return nil, fmt.Errorf("leave %s: %w", Namespace, err)
 	}
 	return conn, dialErr
