@@ -34,6 +34,10 @@ var (
 	ProcessPodNetwork = netip.MustParsePrefix("10.245.0.0/16")
 	// ClusterNetwork covers both pod ranges (kube-proxy's --cluster-cidr).
 	ClusterNetwork = netip.MustParsePrefix("10.244.0.0/15")
+	// ManagedRedisAddress is where the managed-Redis stand-in listens (managedredis.go): outside
+	// every range of the cluster, as a managed service's private address is, and inside
+	// 10.0.0.0/8, where prod's NetworkPolicy lets the greeter reach port 6380.
+	ManagedRedisAddress = netip.MustParseAddr("10.251.0.10")
 )
 
 const (
@@ -106,6 +110,9 @@ func (l Layout) Data(name string) string { return l.path("data", name) }
 
 // Config is a generated configuration file.
 func (l Layout) Config(name string) string { return l.path("config", name) }
+
+// GreeterCABundle is the CA bundle of the greeter's image in this cluster (images.CABundle).
+func (l Layout) GreeterCABundle() string { return l.PKI("greeter-ca-certificates.crt") }
 
 // HostPortFile records the host port of the API server forward.
 func (l Layout) HostPortFile() string { return l.path("host-port") }

@@ -26,9 +26,10 @@ func ip(args ...string) error {
 	return nil
 }
 
-// createNetns creates the cluster's network namespace: the node network, Service ClusterIPs and
-// kwok's simulated pod addresses on its loopback (local, nothing leaves), forwarding on for the
-// pods the runner starts in network namespaces of their own (routed like a node routes them).
+// createNetns creates the cluster's network namespace: the node network, Service ClusterIPs,
+// kwok's simulated pod addresses and the managed-Redis stand-in's address on its loopback (local,
+// nothing leaves), forwarding on for the pods the runner starts in network namespaces of their
+// own (routed like a node routes them).
 func createNetns() error {
 	if _, err := os.Stat(netnsPath); err == nil {
 		return nil
@@ -39,7 +40,7 @@ func createNetns() error {
 	if err := ip("-n", Namespace, "link", "set", "lo", "up"); err != nil {
 		return err
 	}
-	for _, prefix := range []string{NodeNetwork.String(), ServiceNetwork.String(), PodNetwork.String(), runner.Gateway + "/32"} {
+	for _, prefix := range []string{NodeNetwork.String(), ServiceNetwork.String(), PodNetwork.String(), runner.Gateway + "/32", ManagedRedisAddress.String() + "/32"} {
 		if err := ip("-n", Namespace, "addr", "add", prefix, "dev", "lo"); err != nil {
 			return err
 		}
@@ -91,34 +92,63 @@ func inNamespace(argv ...string) []string {
 	return append([]string{"ip", "netns", "exec", Namespace}, argv...)
 }
 
-// DialInNamespace opens a connection from inside the cluster's network namespace (the socket
-// belongs to the namespace of the thread that creates it). Its signature is http.Transport's
-// DialContext, so a client on the host reaches Service and pod addresses as a node would.
+// DialInNamespace opens a connection from inside the cluster's network namespace. Its signature
+// is http.Transport's DialContext, so a client on the host reaches Service and pod addresses as a
+// node would.
 func DialInNamespace(ctx context.Context, network, address string) (net.Conn, error) {
+	var conn net.Conn
+	err := inClusterNetwork(func() (err error) {
+		var dialer net.Dialer
+		conn, err = dialer.DialContext(ctx, network, address)
+		return err
+	}, func() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	})
+	return conn, err
+}
+
+// ListenInNamespace listens inside the cluster's network namespace: pod processes reach it at
+// that address, as they would a server on their node's network.
+func ListenInNamespace(network, address string) (net.Listener, error) {
+	var listener net.Listener
+	err := inClusterNetwork(func() (err error) {
+		listener, err = net.Listen(network, address)
+		return err
+	}, func() {
+		if listener != nil {
+			_ = listener.Close()
+		}
+	})
+	return listener, err
+}
+
+// inClusterNetwork runs open on a thread inside the cluster's network namespace: a socket belongs
+// to the namespace of the thread that creates it, and keeps it. undo releases what open made when
+// the thread cannot leave the namespace again.
+func inClusterNetwork(open func() error, undo func()) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	own, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer own.Close()
 	target, err := os.Open(netnsPath)
 	if err != nil {
-		return nil, fmt.Errorf("the test cluster's network namespace: %w (is the cluster up? scripts/cluster status)", err)
+		return fmt.Errorf("the test cluster's network namespace: %w (is the cluster up? scripts/cluster status)", err)
 	}
 	defer target.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, fmt.Errorf("enter %s: %w", Namespace, err)
+		return fmt.Errorf("enter %s: %w", Namespace, err)
 	}
-	var dialer net.Dialer
-	conn, dialErr := dialer.DialContext(ctx, network, address)
+	openErr := open()
 	if err := unix.Setns(int(own.Fd()), unix.CLONE_NEWNET); err != nil {
 		// This thread cannot go back: leave it locked so the runtime discards it.
 		runtime.LockOSThread()
-		if conn != nil {
-			_ = conn.Close()
-		}
-		return nil, fmt.Errorf("leave %s: %w", Namespace, err)
+		undo()
+		return fmt.Errorf("leave %s: %w", Namespace, err)
 	}
-	return conn, dialErr
+	return openErr
 }

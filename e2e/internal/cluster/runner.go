@@ -24,7 +24,7 @@ func RunRunner(l Layout, self string) error {
 		PodNetwork: ProcessPodNetwork,
 		DNSServer:  DNSServiceAddress.String(),
 		Domain:     ClusterDomain,
-		Catalog:    images.Catalog(func(component string) string { return imageTag(l, component) }),
+		Catalog:    images.Catalog(func(component string) string { return imageTag(l, component) }, l.GreeterCABundle()),
 		Bin:        l.Bin,
 	})
 }

@@ -43,6 +43,9 @@ func Up(l Layout, opts Options) error {
 	if err := writePKI(l); err != nil {
 		return err
 	}
+	if err := writeManagedRedisPKI(l); err != nil {
+		return err
+	}
 	if err := writeKubeconfigs(l, opts.HostPort); err != nil {
 		return err
 	}
@@ -90,6 +93,7 @@ func UpInside(l Layout, topology Topology, self string) error {
 		{"kube-proxy", func() error { return startKubeProxy(l) }},
 		{"runner", func() error { return startRunner(l, self) }},
 		{"add-ons (CoreDNS)", func() error { return installAddons(l) }},
+		{"managed-Redis stand-in (" + ManagedRedisHost + ")", func() error { return startManagedRedis(l) }},
 		{"platform (CRDs, Argo Rollouts, kube-prometheus-stack)", func() error { return installPlatform(l) }},
 	}
 	for _, step := range steps {
@@ -151,7 +155,7 @@ func Healthy(l Layout) error {
 }
 
 // daemons are the processes a healthy cluster runs.
-var daemons = []string{"gateway", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kube-proxy", "runner"}
+var daemons = []string{"gateway", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kube-proxy", "runner", managedRedis}
 
 // Status prints every daemon's state and the cluster's health.
 func Status(l Layout) error {
@@ -162,6 +166,8 @@ func Status(l Layout) error {
 		}
 		fmt.Printf("%-26s %s\n", name, state)
 	}
+	fmt.Printf("%-26s stand-in for prod's managed Redis: %s:%d (TLS, user %s) at %s\n",
+		managedRedis, ManagedRedisHost, ManagedRedisPort, ManagedRedisUser, ManagedRedisAddress)
 	err := Healthy(l)
 	if err == nil {
 		fmt.Println("cluster: healthy")

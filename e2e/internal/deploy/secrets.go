@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,15 +16,7 @@ import (
 // with the values of the fake-dev ClusterSecretStore (argocd/platform/cluster-secret-stores.yaml)
 // — for staging and prod too, whose Vault is not here. The namespace must exist.
 func (e Environment) SecretsFromFakeStore(ctx context.Context) error {
-	rendered, err := e.Kubectl.Output(ctx, nil, "kustomize", e.Path("argocd", "platform"))
-	if err != nil {
-		return err
-	}
-	docs, err := documents([]byte(rendered))
-	if err != nil {
-		return err
-	}
-	values, err := fakeStoreValues(docs)
+	values, err := FakeStoreValues(ctx, e.Kubectl, e.Repo)
 	if err != nil {
 		return err
 	}
@@ -33,6 +26,21 @@ func (e Environment) SecretsFromFakeStore(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// FakeStoreValues are the greeter's secrets as the fake-dev ClusterSecretStore of argocd/platform
+// (rendered with kubectl) gives them; the test cluster's managed-Redis stand-in takes its password
+// from here too.
+func FakeStoreValues(ctx context.Context, kubectl Kubectl, repo string) (map[string]string, error) {
+	rendered, err := kubectl.Output(ctx, nil, "kustomize", filepath.Join(repo, "argocd", "platform"))
+	if err != nil {
+		return nil, err
+	}
+	docs, err := documents([]byte(rendered))
+	if err != nil {
+		return nil, err
+	}
+	return fakeStoreValues(docs)
 }
 
 // fakeStoreValues are the values under key greeter/dev of the fake-dev ClusterSecretStore.

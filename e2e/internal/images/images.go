@@ -1,7 +1,8 @@
 // Package images says which container images the pod runner can run for real, and how: the
 // files the image would hold (the binary built from the pinned upstream module, or from this
-// checkout for the greeter), its ENTRYPOINT, WORKDIR and environment, read from each project's
-// own Dockerfile at the pinned version. Pods of any other image stay simulated by kwok.
+// checkout for the greeter, with its config and CA bundle), its ENTRYPOINT, WORKDIR and
+// environment, read from each project's own Dockerfile at the pinned version. Pods of any other
+// image stay simulated by kwok.
 package images
 
 import (
@@ -39,7 +40,7 @@ type Source struct {
 	Bin string
 	// Repo is a path relative to the repository root (this checkout's build or files).
 	Repo string
-	// Host is an absolute path of this machine (Debian's packages).
+	// Host is an absolute path of this machine (Debian's packages, files the test cluster writes).
 	Host string
 }
 
@@ -47,8 +48,16 @@ type Source struct {
 // plugin's stand-in.
 const GatewayAPIStandIn = "/home/argo-rollouts/standins/gatewayapi-plugin"
 
-// Catalog is every image the runner runs, at the versions tools/upstream pins.
-func Catalog(versions func(component string) string) []Image {
+// CABundle is where the greeter's base image (distroless cc-debian12) holds Debian's CA bundle: the
+// first file openssl-probe 0.2 finds, which rustls-native-certs 0.8 loads for the greeter's Redis
+// TLS (redis 1.x without tls-rustls-webpki-roots, tls_params None).
+const CABundle = "/etc/ssl/certs/ca-certificates.crt"
+
+// Catalog is every image the runner runs, at the versions tools/upstream pins. caBundle is the
+// file the runner places at CABundle in the greeter's containers: the Debian bundle plus the CA
+// of the test cluster's managed-Redis stand-in, as the real bundle holds the public CA that signs
+// the managed Redis's certificate.
+func Catalog(versions func(component string) string, caBundle string) []Image {
 	return []Image{
 		{
 			// service/Dockerfile: the runtime stage.
@@ -56,6 +65,7 @@ func Catalog(versions func(component string) string) []Image {
 			Files: map[string]Source{
 				"/usr/local/bin/greeter": {Repo: "target/debug/greeter"},
 				"/etc/greeter":           {Repo: "service/config"},
+				CABundle:                 {Host: caBundle},
 			},
 			Entrypoint: []string{"/usr/local/bin/greeter"},
 			Env:        []string{"CONFIG_DIR=/etc/greeter"},
@@ -128,7 +138,7 @@ func Catalog(versions func(component string) string) []Image {
 
 // Pattern matches a container image of any repository the runner runs (kwok's stage selector).
 func Pattern() string {
-	catalog := Catalog(func(string) string { return "" })
+	catalog := Catalog(func(string) string { return "" }, "")
 	quoted := make([]string, len(catalog))
 	for i, entry := range catalog {
 		quoted[i] = regexp.QuoteMeta(entry.Repository)
