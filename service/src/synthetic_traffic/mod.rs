@@ -121,6 +121,10 @@ async fn run(plan: Plan) -> Result<Summary, RunError> {
         // Straight to the Service: no proxy from the environment, and 3xx counted as answered.
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
+        // A new connection per request: a kept-alive one stays with the pod it first reached
+        // through the Service's virtual IP, and the job starts while greeter-canary may still
+        // select the stable pods (a game day saw every synthetic request land on one stable pod).
+        .pool_max_idle_per_host(0)
         .user_agent(format!("greeter-{COMMAND}/{}", BUILD.version))
         .build()
         .map_err(RunError::Client)?;

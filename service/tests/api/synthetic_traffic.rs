@@ -141,6 +141,47 @@ fn a_stalled_target_gets_bounded_load_and_timeouts() {
     assert_eq!(summary["transport_errors"]["timeout"], sent, "{summary}");
 }
 
+/// Every request on a connection of its own, as a client behind a Service's virtual IP needs to
+/// follow the endpoints as they change: a target that answers and keeps the connection open must
+/// see as many connections as requests.
+#[test]
+fn opens_a_new_connection_for_every_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                // Answer every request on this connection, keep-alive, until the client closes it.
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buffer) {
+                    if n == 0 {
+                        return;
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if std::io::Write::write_all(&mut stream, answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let output = generator(&["--target", &target, "--rps", "10", "--seconds", "2"])
+        .output()
+        .unwrap();
+    let summary = summary_of(&output);
+    let sent = summary["sent"].as_u64().unwrap();
+    assert!(sent >= 10, "{summary}");
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        sent,
+        "{summary}"
+    );
+}
+
 /// No service listens: every request is a transport error, and it still exits 0. The service's
 /// settings around it, even invalid ones, play no part.
 #[test]
