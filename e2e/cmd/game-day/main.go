@@ -17,7 +17,7 @@ import (
 	"greeter-gitops/e2e/internal/gameday"
 )
 
-const usage = `usage: scripts/game-day --env dev|staging|prod --change FILE --traffic RPS [--seconds N] [--json OUT] [--skip-pauses] [--mix routes|unknown-paths]
+const usage = `usage: scripts/game-day --env dev|staging|prod --change FILE --traffic RPS [--seconds N] [--json OUT] [--skip-pauses] [--mix routes|unknown-paths] [--abort-at-weight N]
 
 Deploys the environment fresh on the test cluster, sends client traffic through the emulated
 gateway, applies the release FILE (a Kustomize Component layered over the overlay) as Argo CD
@@ -38,6 +38,7 @@ func main() {
 	flags.Float64Var(&opts.RPS, "traffic", -1, "client requests per second through the emulated gateway (0: none)")
 	flags.IntVar(&opts.Seconds, "seconds", gameday.DefaultSeconds, "longest wait from the apply to a verdict")
 	flags.BoolVar(&opts.SkipPauses, "skip-pauses", false, "skip pause steps as `kubectl argo rollouts promote` does (never analysis)")
+	flags.Int64Var(&opts.AbortAtWeight, "abort-at-weight", 0, "abort as `kubectl argo rollouts abort` does once the canary has this weight (0: never)")
 	mix := flags.String("mix", string(gameday.MixRoutes), "client requests: routes (every route) or unknown-paths (scanners)")
 	out := flags.String("json", "", "write the report as JSON to this file")
 	if err := flags.Parse(os.Args[1:]); errors.Is(err, flag.ErrHelp) {

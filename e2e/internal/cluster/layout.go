@@ -38,6 +38,9 @@ var (
 	// every range of the cluster, as a managed service's private address is, and inside
 	// 10.0.0.0/8, where prod's NetworkPolicy lets the greeter reach port 6380.
 	ManagedRedisAddress = netip.MustParseAddr("10.251.0.10")
+	// GitHubStandInAddress is where a stand-in for GitHub's API listens (internal/dispatch): local
+	// in the namespace (the node network's range is), reachable from every pod, and no node's.
+	GitHubStandInAddress = netip.MustParseAddr("10.250.255.254")
 )
 
 const (

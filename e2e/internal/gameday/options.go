@@ -53,6 +53,9 @@ type Options struct {
 	Seconds int
 	// SkipPauses skips every pause step as `kubectl argo rollouts promote` does (never analysis).
 	SkipPauses bool
+	// AbortAtWeight aborts the Rollout as `kubectl argo rollouts abort` does once the route gives
+	// the canary at least this weight (0: never): a bad release found late, at that step.
+	AbortAtWeight int64
 	// Log receives progress lines (nil: none).
 	Log io.Writer
 }
@@ -71,6 +74,9 @@ func (o Options) Validate() error {
 	}
 	if o.Mix != MixRoutes && o.Mix != MixUnknownPaths {
 		problems = append(problems, fmt.Errorf("--mix %q: want %s or %s", o.Mix, MixRoutes, MixUnknownPaths))
+	}
+	if o.AbortAtWeight < 0 || o.AbortAtWeight > 100 {
+		problems = append(problems, fmt.Errorf("--abort-at-weight %d: want a canary weight from 1 to 100 (0: never)", o.AbortAtWeight))
 	}
 	if o.Seconds <= 0 {
 		problems = append(problems, fmt.Errorf("--seconds %d: want a positive number", o.Seconds))

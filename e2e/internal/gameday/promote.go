@@ -37,6 +37,19 @@ func preconditioned(resourceVersion, field string, value map[string]any) []byte 
 	return patch
 }
 
+// abortPatch is what `kubectl argo rollouts abort` sends (argo-rollouts v1.9.0
+// pkg/kubectl-argo-rollouts/cmd/abort/abort.go:30, 65), on the status subresource.
+const abortPatch = `{"status":{"abort":true}}`
+
+// abort aborts the Rollout as a human would.
+func abort(ctx context.Context, env deploy.Environment) error {
+	rollouts := env.Dynamic.Resource(deploy.RolloutResource).Namespace(env.Namespace())
+	if _, err := rollouts.Patch(ctx, deploy.RolloutName, types.MergePatchType, []byte(abortPatch), metav1.PatchOptions{}, "status"); err != nil {
+		return fmt.Errorf("abort: %w", err)
+	}
+	return nil
+}
+
 // skipPause skips the pause step the Rollout is paused at, in promote's order (status, then spec);
 // false when it is not paused at one or changed since it was read.
 func skipPause(ctx context.Context, env deploy.Environment, rollout deploy.Rollout) (bool, error) {

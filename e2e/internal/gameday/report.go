@@ -21,6 +21,8 @@ type Report struct {
 	CanaryHash string  `json:"canary_hash"`
 
 	Verdict Verdict `json:"verdict"`
+	// VerdictAt is when the runner saw the verdict.
+	VerdictAt time.Time `json:"verdict_at"`
 	// RolloutMessage is the Rollout's phase and message at the verdict.
 	RolloutMessage              string   `json:"rollout_message"`
 	SecondsApplyToVerdict       float64  `json:"seconds_apply_to_verdict"`
@@ -28,6 +30,8 @@ type Report struct {
 	MaxCanaryWeight             int64    `json:"max_canary_weight"`
 	CanaryWeightAtVerdict       int64    `json:"canary_weight_at_verdict"`
 	PausesSkipped               int      `json:"pauses_skipped"`
+	// AbortedByRunner: the runner aborted the Rollout (--abort-at-weight), not the controller.
+	AbortedByRunner bool `json:"aborted_by_runner"`
 
 	Requests Requests `json:"requests"`
 	Canary   Canary   `json:"canary"`
@@ -175,6 +179,9 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, "verdict: %s %.1f s after the apply", r.Verdict, r.SecondsApplyToVerdict)
 	if r.SecondsCanaryReadyToVerdict != nil {
 		fmt.Fprintf(&b, " (%.1f s after the first canary pod was Ready)", *r.SecondsCanaryReadyToVerdict)
+	}
+	if r.AbortedByRunner {
+		fmt.Fprint(&b, " (aborted by the runner, --abort-at-weight)")
 	}
 	fmt.Fprintf(&b, "; Rollout %s\n", r.RolloutMessage)
 	fmt.Fprintf(&b, "canary %s: weight up to %d, %d at the verdict; served %d of %d client requests (%.1f %%), %d of them failed (%.1f %%)\n",

@@ -28,6 +28,8 @@ const (
 	// on until the canary served nothing for this long, at most tailLimit.
 	quietAfterVerdict = 10 * time.Second
 	tailLimit         = 2 * time.Minute
+	// promoteDelay is how long a pause step lasts before the runner skips it (pausedLongEnough).
+	promoteDelay = 2 * time.Second
 )
 
 // invalidSpec starts the message of a Rollout the controller refuses (conditions.InvalidSpec).
@@ -40,6 +42,8 @@ type gameDay struct {
 	started time.Time
 	rec     *recorder
 	changed chan struct{} // the Rollout changed
+	// pausedSince is when the runner first saw the current pause step (zero: not paused at one).
+	pausedSince time.Time
 }
 
 // Run runs a game day: the environment deployed fresh and serving, client traffic through the
@@ -123,6 +127,7 @@ func (g *gameDay) run(ctx context.Context, base, release []byte) (*Report, error
 		return nil, err
 	}
 	at.verdict = time.Now()
+	report.VerdictAt = at.verdict
 	report.SecondsApplyToVerdict = at.verdict.Sub(at.apply).Seconds()
 	report.CanaryWeightAtVerdict = g.rec.canaryWeight()
 	g.logf("then: %s", report.Verdict)
@@ -260,7 +265,15 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 			report.Verdict = verdict
 			return true, nil
 		}
-		if g.opts.SkipPauses {
+		if weight := g.rec.canaryWeight(); g.opts.AbortAtWeight > 0 && weight >= g.opts.AbortAtWeight && !report.AbortedByRunner {
+			if err := abort(ctx, g.env); err != nil {
+				return false, err
+			}
+			report.AbortedByRunner = true
+			g.logf("abort at canary weight %d (as kubectl argo rollouts abort)", weight)
+			return false, nil
+		}
+		if g.opts.SkipPauses && g.pausedLongEnough(rollout) {
 			skipped, err := skipPause(ctx, g.env, rollout)
 			if skipped {
 				report.PausesSkipped++
@@ -274,6 +287,23 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 		report.Verdict = Progressing
 	}
 	return err
+}
+
+// pausedLongEnough is true once the Rollout has been paused at a step for promoteDelay, and wakes
+// the follower then. A promote sent within milliseconds of the controller's own pause write is
+// lost to a race in argo-rollouts v1.9.0 (its writeBackToInformer puts the older object back in
+// the informer over the promote's watch event, argoproj/argo-rollouts#4073 and #4694, fixed in
+// v1.10 by #4786): the Rollout then waits out the full pause. A human is never that fast.
+func (g *gameDay) pausedLongEnough(rollout deploy.Rollout) bool {
+	if !rollout.PausedFor(deploy.PauseReasonCanaryPauseStep) {
+		g.pausedSince = time.Time{}
+		return false
+	}
+	if g.pausedSince.IsZero() {
+		g.pausedSince = time.Now()
+		time.AfterFunc(promoteDelay, func() { g.rolloutChanged(nil) })
+	}
+	return time.Since(g.pausedSince) >= promoteDelay
 }
 
 // tail keeps the traffic going after a verdict that ends the canary (promoted, aborted) until the
@@ -325,6 +355,7 @@ func (g *gameDay) routeChanged(route *unstructured.Unstructured) {
 		g.logf("HTTPRoute: stable %d, canary %d", weights.Stable, weights.Canary)
 	}
 	g.rec.weight(time.Now(), weights.Canary)
+	g.rolloutChanged(nil) // --abort-at-weight follows the route's weight
 }
 
 // podChanged records when each pod is first seen Ready.
