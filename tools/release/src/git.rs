@@ -68,14 +68,38 @@ pub fn export_tree(repo: &Path, rev: &str, dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A commit: its full id, and `<short id> <subject>` for messages.
+pub struct Commit {
+    pub id: String,
+    pub summary: String,
+}
+
+/// The commits reachable from `rev` that changed any of `paths`, newest first.
+pub fn commits_changing(repo: &Path, rev: &str, paths: &[&str]) -> Result<Vec<Commit>, String> {
+    let mut args = vec!["log", "--format=%H %h %s", rev, "--"];
+    args.extend_from_slice(paths);
+    Ok(git(repo, &args)?
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(id, summary)| Commit {
+            id: id.to_string(),
+            summary: summary.to_string(),
+        })
+        .collect())
+}
+
+/// The contents of `path` in `commit`; none when the commit has no such file.
+pub fn file_at(repo: &Path, commit: &str, path: &str) -> Option<String> {
+    git(repo, &["show", &format!("{commit}:{path}")]).ok()
+}
+
 /// The contents of `path` in every commit reachable from `rev` that changed it, newest first.
 pub fn file_history(repo: &Path, rev: &str, path: &Path) -> Result<Vec<String>, String> {
     let path = path.to_string_lossy();
-    let commits = git(repo, &["log", "--format=%H", rev, "--", &path])?;
     // A commit that deleted the file has no contents to show; it pins nothing.
-    Ok(commits
-        .lines()
-        .filter_map(|commit| git(repo, &["show", &format!("{commit}:{path}")]).ok())
+    Ok(commits_changing(repo, rev, &[&path])?
+        .iter()
+        .filter_map(|commit| file_at(repo, &commit.id, &path))
         .collect())
 }
 

@@ -5,6 +5,7 @@
 //! CODEOWNERS, the GitHub Apps' permissions, base image pins) are checked here too
 //! (tests/workflows.rs, tests/github_settings.rs).
 
+pub mod abort_cause;
 pub mod abort_payload;
 pub mod base_images;
 pub mod bump;

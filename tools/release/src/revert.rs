@@ -7,7 +7,12 @@
 //! environment whose digest is neither the aborted one nor denied. That is the stable image unless
 //! a newer release replaced an unfinished canary; then the pin returned to is that release, which
 //! gets a full canary of its own (it is newer than the stable ReplicaSet, so it is no rollback).
+//!
+//! Only an image release is reverted: when the canary rolled out another change to the pod template
+//! with an image the environment already ran (abort_cause), nothing is pinned or denied and the
+//! revert is refused, naming that change.
 
+use crate::abort_cause::{self, Cause};
 use crate::abort_payload::AbortPayload;
 use crate::bump::{bump, write_replacing};
 use crate::deny_list::{self, Denial, DenyList, DENY_LIST};
@@ -24,6 +29,9 @@ pub struct Revert {
     pub denied: bool,
     /// What the environment pins now.
     pub pinned: ImageRef,
+    /// `<short id> <subject>` of the commits of the aborted release that also changed the pod
+    /// template besides the image: this revert leaves those changes in place.
+    pub also_changed: Vec<String>,
 }
 
 /// Applies the revert for `payload` to the work tree at `root`. Idempotent: a second run finds the
@@ -52,6 +60,26 @@ pub fn revert(root: &Path, payload: &AbortPayload) -> Result<Revert, String> {
              payload about this repository? is the clone shallow?)"
         ));
     }
+    let also_changed = match abort_cause::cause(root, env, digest, &denied)? {
+        Cause::Image { also_changed } => also_changed,
+        Cause::Configuration {
+            ran_before,
+            changed_by,
+        } => {
+            let changes: Vec<String> = changed_by
+                .iter()
+                .map(|commit| format!("`{}`", commit.summary))
+                .collect();
+            return Err(format!(
+                "{env}: the aborted canary ran {digest}, which {env} already ran at `{}` (not \
+                 denied: taken as past its canary); {env}'s pod template changed besides the \
+                 image after it in {}, which is what the canary rolled out: revert that change by \
+                 hand. Nothing denied, {env}'s pin left as it is.",
+                ran_before.summary,
+                changes.join(", ")
+            ));
+        }
+    };
 
     let restored = if pins_aborted(&current) {
         let stable = history
@@ -96,6 +124,7 @@ pub fn revert(root: &Path, payload: &AbortPayload) -> Result<Revert, String> {
         restored,
         denied: denial_added,
         pinned,
+        also_changed: also_changed.into_iter().map(|c| c.summary).collect(),
     })
 }
 
@@ -150,6 +179,20 @@ pub fn summary(payload: &AbortPayload, revert: &Revert) -> String {
         None => {
             let _ = writeln!(text, "{}.\n", payload.reason());
         }
+    }
+    if !revert.also_changed.is_empty() {
+        let _ = writeln!(
+            text,
+            "The release that brought `{digest}` also changed {env}'s pod template besides the image \
+             ({}). This revert leaves that change in place: if it caused the abort, the next \
+             canary aborts too, and its revert is refused naming it.\n",
+            revert
+                .also_changed
+                .iter()
+                .map(|commit| format!("`{commit}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if revert.denied {
         let _ = writeln!(

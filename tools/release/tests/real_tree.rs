@@ -83,9 +83,11 @@ fn real_overlays_bump_promote_and_diff_minimally() {
 
     let report = repo.run("render-diff", &["HEAD"]).ok().stdout;
     let sections: Vec<&str> = report.lines().filter(|l| l.starts_with("#### ")).collect();
-    assert_eq!(sections, ["#### prod: 1 object(s) changed"], "{report}");
+    // The Rollout and the synthetic-traffic AnalysisTemplate (its Job runs the same image): the
+    // image line of each, removed and added.
+    assert_eq!(sections, ["#### prod: 2 object(s) changed"], "{report}");
     let changes: Vec<&str> = diff_changes(&report);
-    assert_eq!(changes.len(), 2, "{report}");
+    assert_eq!(changes.len(), 4, "{report}");
     assert!(
         changes.iter().all(|l| l
             .trim_start_matches(['+', '-'])
@@ -122,7 +124,7 @@ fn real_tree_reverts_an_aborted_canary_well_within_a_minute() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
     assert_eq!(repo.rendered_image("prod"), before);
     let diff = repo.run("render-diff", &["HEAD"]).ok().stdout;
-    assert!(diff.contains("#### prod: 1 object(s) changed"), "{diff}");
+    assert!(diff.contains("#### prod: 2 object(s) changed"), "{diff}");
     repo.run("promote", &["--check", "HEAD"]).ok();
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -1,6 +1,6 @@
 //! scripts/revert on real git repositories: the notification's payload (the fixture the template
-//! renders) pins the environment back and denies the aborted digest, idempotently; bad payloads
-//! change nothing.
+//! renders) pins the environment back and denies the aborted digest, idempotently; an abort after a
+//! change to the rest of the environment is refused, and bad payloads change nothing.
 
 mod common;
 use common::{aborted_image, digest, dispatch_fixture, PayloadFile, Repo, IMAGE};
@@ -26,7 +26,11 @@ fn pin(repo: &Repo, env: &str, image: &str) {
 
 /// Prod ran `a` (the initial tree), then `b`, then the fixture's aborted image.
 fn aborted_in_prod() -> Repo {
-    let repo = Repo::new();
+    abort_in_prod(Repo::new())
+}
+
+/// `repo`'s prod runs `b`, then the fixture's aborted image.
+fn abort_in_prod(repo: Repo) -> Repo {
     repo.write(DENY_LIST, EMPTY_DENY_LIST);
     repo.commit("deny-list");
     pin(&repo, "prod", &format!("{IMAGE}@{}", digest('b')));
@@ -261,5 +265,149 @@ fn a_deny_list_it_cannot_append_to_leaves_the_pin_as_it_was() {
     repo.write(DENY_LIST, "denied: []\n");
     repo.commit("flow-style deny-list");
     revert(&repo, &client_payload()).refused("unsupported layout");
+    assert_eq!(repo.state(), "");
+}
+
+/// Prod's overlay with one more ConfigMap literal: the generated name's hash is in the pod
+/// template, so this rolls a canary.
+fn with_literal(repo: &Repo, literal: &str) -> String {
+    repo.read(PROD).replace(
+        "- APP_ENV=prod\n",
+        &format!("- APP_ENV=prod\n      - {literal}\n"),
+    )
+}
+
+/// A repository whose greeter reads the overlays' generated ConfigMap, as the real base does: its
+/// `envFrom` names the ConfigMap with its content hash, taught to kustomize as the real base's
+/// rollout-transform.yaml does.
+fn reading_its_config() -> Repo {
+    let repo = Repo::new();
+    repo.write(
+        "deploy/base/rollout-transform.yaml",
+        "nameReference:\n  - kind: ConfigMap\n    version: v1\n    fieldSpecs:\n      - path: spec/template/spec/containers/envFrom/configMapRef/name\n        kind: Rollout\n",
+    );
+    let base = repo.read("deploy/base/kustomization.yaml");
+    repo.write(
+        "deploy/base/kustomization.yaml",
+        &format!("configurations:\n  - rollout-transform.yaml\n{base}"),
+    );
+    edit_base_rollout(
+        &repo,
+        "          ports:\n",
+        "          envFrom:\n            - configMapRef:\n                name: greeter-config\n          ports:\n",
+        "the greeter reads its ConfigMap",
+    );
+    repo
+}
+
+/// Edits the base Rollout and commits; returns the short commit id.
+fn edit_base_rollout(repo: &Repo, from: &str, to: &str, message: &str) -> String {
+    let path = "deploy/base/rollout.yaml";
+    let text = repo.read(path);
+    assert!(text.contains(from), "{from} not in {path}");
+    repo.write(path, &text.replacen(from, to, 1));
+    repo.commit(message)
+}
+
+#[test]
+fn an_abort_after_a_pod_template_change_denies_nothing_and_names_the_change() {
+    let repo = abort_in_prod(reading_its_config());
+    repo.write(PROD, &with_literal(&repo, "GREETING=hi"));
+    let literal = repo.commit("prod: greet differently");
+    // Neither changes the pod template, so neither starts a canary: not named.
+    let comment = edit_base_rollout(
+        &repo,
+        "apiVersion",
+        "# The greeter.\napiVersion",
+        "a comment",
+    );
+    let replicas = edit_base_rollout(&repo, "replicas: 2", "replicas: 3", "three replicas");
+    let deny_list = repo.read(DENY_LIST);
+    let refusal = format!(
+        "prod: the aborted canary ran {}, which prod already ran",
+        aborted_digest()
+    );
+
+    let refused = revert(&repo, &client_payload()).refused(&refusal);
+    for part in [&literal, "prod runs ghcr.io", "Nothing denied"] {
+        assert!(
+            refused.stderr.contains(part),
+            "{part} not in:\n{}",
+            refused.stderr
+        );
+    }
+    for part in [&comment, &replicas] {
+        assert!(
+            !refused.stderr.contains(part),
+            "{part} in:\n{}",
+            refused.stderr
+        );
+    }
+    assert_eq!(repo.state(), "");
+    assert_eq!(repo.rendered_image("prod"), aborted_image());
+    assert_eq!(repo.read(DENY_LIST), deny_list);
+
+    // A change to the pod template in deploy/base: the newest change is the one named.
+    let base = edit_base_rollout(
+        &repo,
+        "        - name: greeter\n",
+        "        - name: greeter\n          args: [--verbose]\n",
+        "base: a verbose greeter",
+    );
+    let refused = revert(&repo, &client_payload())
+        .refused(&refusal)
+        .refused(&base);
+    assert!(!refused.stderr.contains(&literal), "{}", refused.stderr);
+    assert_eq!(repo.state(), "");
+
+    // A newer release merged before the revert ran: still the change, not the image.
+    pin(&repo, "prod", &format!("{IMAGE}@{}", digest('d')));
+    revert(&repo, &client_payload())
+        .refused(&refusal)
+        .refused(&base);
+    assert_eq!(repo.state(), "");
+}
+
+#[test]
+fn a_release_of_image_and_configuration_together_is_an_image_release() {
+    let repo = reading_its_config();
+    repo.write(DENY_LIST, EMPTY_DENY_LIST);
+    repo.commit("deny-list");
+    repo.run("bump-image", &["prod", &aborted_image()]).ok();
+    repo.write(PROD, &with_literal(&repo, "GREETING=hi"));
+    let release = repo.commit("prod: new image and a new greeting");
+    let summary = tempfile::tempdir().unwrap();
+    let summary = summary.path().join("body.md");
+    let file = PayloadFile::new(&client_payload());
+    repo.run(
+        "revert",
+        &[&file.arg(), "--summary-file", summary.to_str().unwrap()],
+    )
+    .ok();
+    let stable = format!("{IMAGE}@{}", digest('a'));
+    assert_eq!(repo.rendered_image("prod"), stable);
+    assert_eq!(repo.changed_files(), [DENY_LIST, PROD]);
+    assert_eq!(
+        DenyList::parse(&repo.read(DENY_LIST)).unwrap().entries[0].digest,
+        aborted_digest()
+    );
+    let body = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        body.contains("also changed prod's pod template besides the image")
+            && body.contains(&release),
+        "{body}"
+    );
+    repo.commit("revert prod");
+
+    // The configuration was the cause: the stable image's canary with it aborts too, and that
+    // revert is refused, naming the release that brought the configuration.
+    let mut stable_aborted = client_payload();
+    stable_aborted["abortedImage"] = json!(stable);
+    revert(&repo, &stable_aborted)
+        .refused(&format!(
+            "the aborted canary ran {}, which prod already ran at `",
+            digest('a')
+        ))
+        .refused(&release);
     assert_eq!(repo.state(), "");
 }

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: revert <payload.json> [--summary-file FILE]
 Reads the client_payload of a rollout-aborted dispatch (Argo Rollouts' notification), pins its
 environment back to the newest earlier image that is not denied and adds the aborted digest to
-deploy/denied-images.yaml; --summary-file writes the PR body. Idempotent. Run inside the repository.";
+deploy/denied-images.yaml; --summary-file writes the PR body. Idempotent. Run inside the repository.
+Fails, pinning and denying nothing, when the canary rolled out a change to the pod template under an
+image the environment already ran: it names that change, for a human to revert.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

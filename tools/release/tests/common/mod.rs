@@ -215,7 +215,8 @@ impl Repo {
         Run::from(output)
     }
 
-    /// The image the overlay's rendered Rollout runs, read independently of the crate under test.
+    /// The greeter image the overlay renders, read independently of the crate under test: one
+    /// image, however many objects run it (the real tree's synthetic-traffic Job does too).
     pub fn rendered_image(&self, env: &str) -> String {
         let output = Command::new("kubectl")
             .arg("kustomize")
@@ -228,13 +229,13 @@ impl Repo {
             String::from_utf8_lossy(&output.stderr)
         );
         let text = String::from_utf8(output.stdout).unwrap();
-        let images: Vec<&str> = text
+        let images: std::collections::BTreeSet<&str> = text
             .lines()
             .filter_map(|l| l.trim().trim_start_matches("- ").strip_prefix("image: "))
             .filter(|i| i.starts_with(IMAGE))
             .collect();
         assert_eq!(images.len(), 1, "one greeter image in {env}: {images:?}");
-        images[0].to_string()
+        images.first().unwrap().to_string()
     }
 }
 
