@@ -94,8 +94,8 @@ func TestProdSlowReleaseIsAbortedByTheLatencyGate(t *testing.T) {
 }
 
 // Scenario 5: a release aborted at prod's highest step (80 %), as a human would on a late
-// finding. With dynamicStableScale the stable pods must come back before the route can return to
-// them: the report measures how long the canary keeps serving (docs/release-safety.md).
+// finding: the report measures how long the canary keeps serving after the abort
+// (docs/release-safety.md; with dynamicStableScale it kept 50 % for minutes: ADR 0002).
 func TestProdAbortAtTheHighestStep(t *testing.T) {
 	fixture.New(t).GameDay().
 		Given().Overlay("prod").Clients(5).PausesSkipped().Cleanup().

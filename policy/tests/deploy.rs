@@ -678,7 +678,7 @@ fn config_references_catch_unknown_config_map_and_secret_key() {
 #[test]
 fn canary_strategy_catches_missing_safety_settings() {
     let objs = broken(Env::Prod, "Rollout", "greeter", |r| {
-        *at(r, "/spec/strategy/canary/dynamicStableScale") = json!(false);
+        *at(r, "/spec/strategy/canary/dynamicStableScale") = json!(true);
         remove(r, "/spec/rollbackWindow");
         remove(r, "/spec/strategy/canary/abortScaleDownDelaySeconds");
         *at(

@@ -28,7 +28,8 @@ const (
 	// on until the canary served nothing for this long, at most tailLimit.
 	quietAfterVerdict = 10 * time.Second
 	tailLimit         = 2 * time.Minute
-	// promoteDelay is how long a pause step lasts before the runner skips it (pausedLongEnough).
+	// promoteDelay is how long a pause step lasts before the runner skips it (pausedLongEnough),
+	// and the weight of --abort-at-weight before it aborts (heldLongEnough).
 	promoteDelay = 2 * time.Second
 )
 
@@ -44,6 +45,8 @@ type gameDay struct {
 	changed chan struct{} // the Rollout changed
 	// pausedSince is when the runner first saw the current pause step (zero: not paused at one).
 	pausedSince time.Time
+	// reachedSince is when the canary first had --abort-at-weight (zero: not yet).
+	reachedSince time.Time
 }
 
 // Run runs a game day: the environment deployed fresh and serving, client traffic through the
@@ -265,7 +268,7 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 			report.Verdict = verdict
 			return true, nil
 		}
-		if weight := g.rec.canaryWeight(); g.opts.AbortAtWeight > 0 && weight >= g.opts.AbortAtWeight && !report.AbortedByRunner {
+		if weight := g.rec.canaryWeight(); g.opts.AbortAtWeight > 0 && g.heldLongEnough(weight >= g.opts.AbortAtWeight) && !report.AbortedByRunner {
 			if err := abort(ctx, g.env); err != nil {
 				return false, err
 			}
@@ -287,6 +290,21 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 		report.Verdict = Progressing
 	}
 	return err
+}
+
+// heldLongEnough is true once reached has held for promoteDelay (waking the follower then): the
+// runner aborts like a human, not within milliseconds of the controller's own write (the race
+// pausedLongEnough explains).
+func (g *gameDay) heldLongEnough(reached bool) bool {
+	if !reached {
+		g.reachedSince = time.Time{}
+		return false
+	}
+	if g.reachedSince.IsZero() {
+		g.reachedSince = time.Now()
+		time.AfterFunc(promoteDelay, func() { g.rolloutChanged(nil) })
+	}
+	return time.Since(g.reachedSince) >= promoteDelay
 }
 
 // pausedLongEnough is true once the Rollout has been paused at a step for promoteDelay, and wakes

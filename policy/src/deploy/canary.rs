@@ -12,8 +12,8 @@ use std::process::Command;
 
 /// The greeter Rollout is a traffic-routed canary (HTTPRoute greeter through the Gateway API
 /// plugin, in the Rollout's own namespace, the only traffic router) with background analysis on
-/// the canary's pod template hash, dynamic stable scaling, an abort scale-down delay and a
-/// rollback window.
+/// the canary's pod template hash, a fully scaled stable ReplicaSet, an abort scale-down delay and
+/// a rollback window.
 pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
     let Some(r) = find(objs, "Rollout", ROLLOUT) else {
         return vec![format!("Rollout/{ROLLOUT} is not rendered")];
@@ -43,9 +43,12 @@ pub fn canary_strategy(objs: &[Value]) -> Vec<String> {
             && routing["plugins"].as_object().is_some_and(|m| m.len() == 1),
         &format!("{GATEWAY_API_PLUGIN} must be the only traffic router"),
     );
+    // ADR 0002: with dynamicStableScale an abort waits for stable pods to come back, step by
+    // step, before traffic leaves the canary (argo-rollouts v1.9.0 rollout/trafficrouting.go
+    // calculateDesiredWeightOnAbortOrStableRollback); a prod game day saw 50 % stay on it.
     require(
-        canary["dynamicStableScale"] == true,
-        "needs dynamicStableScale: true",
+        canary["dynamicStableScale"] != true,
+        "must not set dynamicStableScale: an abort would leave traffic on the canary until stable pods return (ADR 0002)",
     );
     require(
         canary["abortScaleDownDelaySeconds"]
