@@ -28,8 +28,8 @@ const (
 	// on until the canary served nothing for this long, at most tailLimit.
 	quietAfterVerdict = 10 * time.Second
 	tailLimit         = 2 * time.Minute
-	// promoteDelay is how long a pause step lasts before the runner skips it (pausedLongEnough),
-	// and the weight of --abort-at-weight before it aborts (heldLongEnough).
+	// promoteDelay is how long a pause step lasts before the runner skips it, and the weight of
+	// --abort-at-weight before it aborts (heldFor).
 	promoteDelay = 2 * time.Second
 )
 
@@ -268,7 +268,7 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 			report.Verdict = verdict
 			return true, nil
 		}
-		if weight := g.rec.canaryWeight(); g.opts.AbortAtWeight > 0 && g.heldLongEnough(weight >= g.opts.AbortAtWeight) && !report.AbortedByRunner {
+		if weight := g.rec.canaryWeight(); g.opts.AbortAtWeight > 0 && g.heldFor(&g.reachedSince, weight >= g.opts.AbortAtWeight) && !report.AbortedByRunner {
 			if err := abort(ctx, g.env); err != nil {
 				return false, err
 			}
@@ -276,7 +276,7 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 			g.logf("abort at canary weight %d (as kubectl argo rollouts abort)", weight)
 			return false, nil
 		}
-		if g.opts.SkipPauses && g.pausedLongEnough(rollout) {
+		if g.opts.SkipPauses && g.heldFor(&g.pausedSince, rollout.PausedFor(deploy.PauseReasonCanaryPauseStep)) {
 			skipped, err := skipPause(ctx, g.env, rollout)
 			if skipped {
 				report.PausesSkipped++
@@ -292,36 +292,22 @@ func (g *gameDay) await(ctx context.Context, w *watches, report *Report, apply t
 	return err
 }
 
-// heldLongEnough is true once reached has held for promoteDelay (waking the follower then): the
-// runner aborts like a human, not within milliseconds of the controller's own write (the race
-// pausedLongEnough explains).
-func (g *gameDay) heldLongEnough(reached bool) bool {
-	if !reached {
-		g.reachedSince = time.Time{}
+// heldFor is true once holds has been true for promoteDelay since *since (waking the follower
+// then); a false holds resets it. The runner promotes and aborts like a human, not within
+// milliseconds of the controller's own write: argo-rollouts v1.9.0 can lose such a status patch
+// (its writeBackToInformer puts the older object back in the informer over the patch's watch
+// event, argoproj/argo-rollouts#4073 and #4694, fixed in v1.10 by #4786), and a timed pause then
+// runs its full length.
+func (g *gameDay) heldFor(since *time.Time, holds bool) bool {
+	if !holds {
+		*since = time.Time{}
 		return false
 	}
-	if g.reachedSince.IsZero() {
-		g.reachedSince = time.Now()
+	if since.IsZero() {
+		*since = time.Now()
 		time.AfterFunc(promoteDelay, func() { g.rolloutChanged(nil) })
 	}
-	return time.Since(g.reachedSince) >= promoteDelay
-}
-
-// pausedLongEnough is true once the Rollout has been paused at a step for promoteDelay, and wakes
-// the follower then. A promote sent within milliseconds of the controller's own pause write is
-// lost to a race in argo-rollouts v1.9.0 (its writeBackToInformer puts the older object back in
-// the informer over the promote's watch event, argoproj/argo-rollouts#4073 and #4694, fixed in
-// v1.10 by #4786): the Rollout then waits out the full pause. A human is never that fast.
-func (g *gameDay) pausedLongEnough(rollout deploy.Rollout) bool {
-	if !rollout.PausedFor(deploy.PauseReasonCanaryPauseStep) {
-		g.pausedSince = time.Time{}
-		return false
-	}
-	if g.pausedSince.IsZero() {
-		g.pausedSince = time.Now()
-		time.AfterFunc(promoteDelay, func() { g.rolloutChanged(nil) })
-	}
-	return time.Since(g.pausedSince) >= promoteDelay
+	return time.Since(*since) >= promoteDelay
 }
 
 // tail keeps the traffic going after a verdict that ends the canary (promoted, aborted) until the
