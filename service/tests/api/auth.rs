@@ -231,13 +231,7 @@ async fn unconfigured_auth_is_503() {
     let app = spawn_app(&[]).await;
     let body = assert_problem(app.get("/secret").await, 503).await;
     assert_eq!(body["detail"], "authentication not configured");
-    let with_key = app
-        .client
-        .get(format!("{}/secret", app.address))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let with_key = app.get_with_api_key("/secret").await;
     assert_problem(with_key, 503).await;
     app.stop().await;
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{assert_problem, auth_env, spawn_app, BinaryApp, RedisServer, API_KEY};
+use crate::helpers::{assert_problem, auth_env, spawn_app, BinaryApp, RedisServer};
 
 #[actix_web::test]
 async fn error_ratio_1_fails_every_app_route_but_never_the_probes() {
@@ -19,13 +19,7 @@ async fn error_ratio_1_fails_every_app_route_but_never_the_probes() {
         );
     }
     assert_problem(app.post("/visits").await, 500).await;
-    let with_key = app
-        .client
-        .get(format!("{}/secret", app.address))
-        .header("X-API-Key", API_KEY)
-        .send()
-        .await
-        .unwrap();
+    let with_key = app.get_with_api_key("/secret").await;
     assert_problem(with_key, 500).await;
     for probe in ["/healthz", "/readyz"] {
         assert_eq!(app.get(probe).await.status(), 200, "{probe}");

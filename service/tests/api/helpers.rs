@@ -240,6 +240,16 @@ impl TestApp {
             .expect("request failed")
     }
 
+    /// GET with the configured API key (`API_KEY`).
+    pub async fn get_with_api_key(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .header("X-API-Key", API_KEY)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
     pub async fn post(&self, path: &str) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.address))
