@@ -23,8 +23,8 @@ everything helm reads (helm version, chart archive, arguments, value file conten
 render costs nothing; entries unused for a week are removed.
 
 Charts come from GREETER_CHARTS_MIRROR when that directory exists (an offline Helm repository:
-index.yaml + archives; default ../shared/charts beside the repository), else from the chart's own
-repository with `helm pull`, as Argo CD v3.5.1 pulls it: a Helm repository at an http(s) URL, or,
+index.yaml + archives; by default the shared/charts mirror beside this repository's folder), else
+from the chart's own repository with `helm pull`, as Argo CD v3.5.1 pulls it: a Helm repository at an http(s) URL, or,
 for a repoURL without a scheme (`ghcr.io/org/charts`, util/helm/client.go `IsHelmOciRepo`), the OCI
 artifact oci://<repoURL>/<chart> (util/helm/cmd.go `PullOCI`). A source whose repoURL starts with
 oci:// is not a Helm source to Argo CD (v1alpha1 `IsOCI` is checked before `IsHelm`) and is refused.
